@@ -1,0 +1,115 @@
+//! Funs, kept opaque.
+//!
+//! A fun cannot run outside the BEAM, but it can travel through a ferrobeam node (for
+//! example inside a message that is forwarded). ferrobeam keeps the exact bytes it was
+//! received as, so it re-encodes byte for byte, and parses just enough of the header to
+//! compare and print it.
+
+use crate::Atom;
+use bytes::Bytes;
+use std::fmt;
+
+/// An Erlang fun, kept as the bytes of its encoding.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Fun {
+    /// What kind of fun this is, with the fields ferrobeam understands.
+    pub kind: FunKind,
+    /// The complete encoding, tag byte included (`112` for `NEW_FUN_EXT`, `113` for
+    /// `EXPORT_EXT`), without the leading version byte `131`.
+    pub raw: Bytes,
+}
+
+/// The readable part of a fun.
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub enum FunKind {
+    /// `fun M:F/A` (`EXPORT_EXT`).
+    Export {
+        /// Module.
+        module: Atom,
+        /// Function.
+        function: Atom,
+        /// Arity.
+        arity: u8,
+    },
+    /// A closure (`NEW_FUN_EXT`).
+    Closure {
+        /// Module the fun was defined in.
+        module: Atom,
+        /// MD5 of the module code (the `Uniq` field).
+        uniq: [u8; 16],
+        /// Index of the fun in the module.
+        index: u32,
+        /// Arity of the fun.
+        arity: u8,
+        /// Number of free variables captured.
+        num_free: u32,
+    },
+}
+
+impl Fun {
+    /// Makes an export fun `fun M:F/A`, encoding it as `EXPORT_EXT`.
+    pub fn export(module: impl Into<Atom>, function: impl Into<Atom>, arity: u8) -> Fun {
+        let module = module.into();
+        let function = function.into();
+        let mut raw = vec![113u8];
+        for a in [&module, &function] {
+            let b = a.as_bytes();
+            raw.push(119); // SMALL_ATOM_UTF8_EXT
+            raw.push(b.len() as u8);
+            raw.extend_from_slice(b);
+        }
+        raw.extend_from_slice(&[97, arity]);
+        Fun {
+            kind: FunKind::Export {
+                module,
+                function,
+                arity,
+            },
+            raw: Bytes::from(raw),
+        }
+    }
+}
+
+impl PartialOrd for Fun {
+    fn partial_cmp(&self, other: &Fun) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Fun {
+    /// A total order: by module, then by the raw encoding. Erlang's order among funs is
+    /// an implementation detail; this keeps maps and sorts deterministic.
+    fn cmp(&self, other: &Fun) -> std::cmp::Ordering {
+        let m = |f: &Fun| match &f.kind {
+            FunKind::Export { module, .. } | FunKind::Closure { module, .. } => module.clone(),
+        };
+        m(self).cmp(&m(other)).then_with(|| self.raw.cmp(&other.raw))
+    }
+}
+
+impl fmt::Display for Fun {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            FunKind::Export {
+                module,
+                function,
+                arity,
+            } => write!(f, "fun {module}:{function}/{arity}"),
+            FunKind::Closure {
+                module,
+                index,
+                uniq,
+                ..
+            } => {
+                let u = u32::from_be_bytes([uniq[0], uniq[1], uniq[2], uniq[3]]);
+                write!(f, "#Fun<{module}.{index}.{u}>")
+            }
+        }
+    }
+}
+
+impl fmt::Debug for Fun {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
