@@ -92,6 +92,12 @@ impl TermMap {
         TermMap { entries: out }
     }
 
+    /// Wraps entries that are already strictly sorted by key (the ETF decoder checks).
+    pub(crate) fn from_sorted_unique(entries: Vec<(Term, Term)>) -> TermMap {
+        debug_assert!(entries.windows(2).all(|w| w[0].0 < w[1].0));
+        TermMap { entries }
+    }
+
     /// Inserts, replacing any value under an equal key. Returns the old value.
     pub fn insert(&mut self, key: Term, value: Term) -> Option<Term> {
         match self.entries.binary_search_by(|(k, _)| k.cmp(&key)) {

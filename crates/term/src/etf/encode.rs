@@ -1,0 +1,405 @@
+//! The encoder: `term_to_binary/1`, byte for byte.
+//!
+//! Two passes over the term: [`encoded_len_with`] computes the exact size, so the output
+//! buffer is reserved once, then [`encode_with`] writes. Neither allocates per term.
+
+use super::{tag, EncodeOptions, VERSION};
+use crate::{Atom, BigInt, Pid, Port, Ref, Term};
+
+/// Largest atom encoding accepted by `ATOM_EXT`/`ATOM_UTF8_EXT` (a 16-bit length).
+const MAX_ATOM_BYTES: usize = u16::MAX as usize;
+
+/// Largest list written as `STRING_EXT`.
+const MAX_STRING_EXT: usize = u16::MAX as usize;
+
+/// Appends the encoding of `term` to `out` as `opts` asks.
+///
+/// The output is what OTP 25's `term_to_binary/1` writes (with the default options).
+/// Terms that Erlang cannot represent are still written without panicking: a non-finite
+/// float is written as its bits (and refused by decoders), and an atom longer than 65535
+/// bytes is cut at a character boundary.
+pub fn encode_with(term: &Term, opts: &EncodeOptions, out: &mut Vec<u8>) {
+    out.reserve(encoded_len_with(term, opts));
+    if opts.version {
+        out.push(VERSION);
+    }
+    Enc {
+        out,
+        utf8_atoms: opts.utf8_atoms,
+    }
+    .term(term);
+}
+
+/// The exact number of bytes [`encode_with`] appends for `term` with `opts`.
+pub fn encoded_len_with(term: &Term, opts: &EncodeOptions) -> usize {
+    let l = Len {
+        utf8_atoms: opts.utf8_atoms,
+    };
+    l.term(term) + usize::from(opts.version)
+}
+
+/// How an atom is written.
+enum AtomForm<'a> {
+    /// The bytes are ASCII: identical as Latin-1 and UTF-8.
+    Ascii(&'a [u8]),
+    /// Latin-1 characters, some above 127: written as `ATOM_EXT` with one byte per char.
+    Latin1(&'a str, usize),
+    /// UTF-8 bytes.
+    Utf8(&'a [u8]),
+}
+
+fn atom_form(a: &Atom, utf8: bool) -> AtomForm<'_> {
+    let mut b = a.as_bytes();
+    if b.is_ascii() {
+        if b.len() > MAX_ATOM_BYTES {
+            b = &b[..MAX_ATOM_BYTES];
+        }
+        return AtomForm::Ascii(b);
+    }
+    let s = truncate_str(a.as_str(), MAX_ATOM_BYTES);
+    if !utf8 && s.chars().all(|c| (c as u32) < 256) {
+        AtomForm::Latin1(s, s.chars().count())
+    } else {
+        AtomForm::Utf8(s.as_bytes())
+    }
+}
+
+/// The longest prefix of `s` of at most `max` bytes that ends on a character boundary.
+fn truncate_str(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while end > 0 && !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// True if `l` goes out as `STRING_EXT`.
+#[inline]
+fn is_string_ext(l: &[Term]) -> bool {
+    !l.is_empty() && l.len() <= MAX_STRING_EXT && l.iter().all(|t| matches!(t, Term::Int(0..=255)))
+}
+
+/// True if an improper list is not in the normal form `Term::improper_list` builds.
+#[inline]
+fn improper_needs_normalizing(elements: &[Term], tail: &Term) -> bool {
+    elements.is_empty() || matches!(tail, Term::List(_) | Term::ImproperList { .. })
+}
+
+/// Minimal little-endian magnitude of `i` (at most 8 bytes).
+#[inline]
+fn i64_magnitude(i: i64) -> ([u8; 8], usize) {
+    let m = i.unsigned_abs();
+    let n = 8 - (m.leading_zeros() as usize / 8);
+    (m.to_le_bytes(), n)
+}
+
+struct Len {
+    utf8_atoms: bool,
+}
+
+impl Len {
+    fn atom(&self, a: &Atom) -> usize {
+        match atom_form(a, self.utf8_atoms) {
+            AtomForm::Ascii(b) if !self.utf8_atoms => 3 + b.len(),
+            AtomForm::Latin1(_, n) => 3 + n,
+            AtomForm::Ascii(b) | AtomForm::Utf8(b) => {
+                if b.len() <= 255 {
+                    2 + b.len()
+                } else {
+                    3 + b.len()
+                }
+            }
+        }
+    }
+
+    fn bigint(&self, b: &BigInt) -> usize {
+        if let Some(i) = small_bigint(b) {
+            return self.int(i);
+        }
+        let n = b.magnitude_le().len();
+        if n <= 255 {
+            3 + n
+        } else {
+            6 + n
+        }
+    }
+
+    #[inline]
+    fn int(&self, i: i64) -> usize {
+        if (0..=255).contains(&i) {
+            2
+        } else if i32::try_from(i).is_ok() {
+            5
+        } else {
+            3 + i64_magnitude(i).1
+        }
+    }
+
+    fn elements(&self, l: &[Term]) -> usize {
+        l.iter().map(|t| self.term(t)).sum()
+    }
+
+    fn term(&self, t: &Term) -> usize {
+        match t {
+            Term::Int(i) => self.int(*i),
+            Term::BigInt(b) => self.bigint(b),
+            Term::Float(_) => 9,
+            Term::Atom(a) => self.atom(a),
+            Term::Binary(b) => 5 + b.len(),
+            Term::BitBinary { data, bits } => {
+                if *bits == 0 || *bits >= 8 || data.is_empty() {
+                    5 + data.len()
+                } else {
+                    6 + data.len()
+                }
+            }
+            Term::List(l) => {
+                if l.is_empty() {
+                    1
+                } else if is_string_ext(l) {
+                    3 + l.len()
+                } else {
+                    5 + self.elements(l) + 1
+                }
+            }
+            Term::ImproperList { elements, tail } => {
+                if improper_needs_normalizing(elements, tail) {
+                    self.term(&Term::improper_list(elements.clone(), (**tail).clone()))
+                } else {
+                    5 + self.elements(elements) + self.term(tail)
+                }
+            }
+            Term::Tuple(e) => {
+                let h = if e.len() <= 255 { 2 } else { 5 };
+                h + self.elements(e)
+            }
+            Term::Map(m) => {
+                5 + m
+                    .iter()
+                    .map(|(k, v)| self.term(k) + self.term(v))
+                    .sum::<usize>()
+            }
+            Term::Pid(p) => 1 + self.atom(&p.node) + 12,
+            Term::Port(p) => 1 + self.atom(&p.node) + if p.id > u32::MAX as u64 { 12 } else { 8 },
+            Term::Ref(r) => 3 + self.atom(&r.node) + 4 + 4 * r.ids().len(),
+            Term::Fun(f) => f.raw.len(),
+        }
+    }
+}
+
+/// The value of a big integer that fits `i64` (only in a non-normalized term).
+#[inline]
+fn small_bigint(b: &BigInt) -> Option<i64> {
+    if b.magnitude_le().len() <= 8 {
+        b.to_i64()
+    } else {
+        None
+    }
+}
+
+pub(super) struct Enc<'a> {
+    pub(super) out: &'a mut Vec<u8>,
+    pub(super) utf8_atoms: bool,
+}
+
+impl Enc<'_> {
+    #[inline]
+    fn u16(&mut self, v: u16) {
+        self.out.extend_from_slice(&v.to_be_bytes());
+    }
+
+    #[inline]
+    fn u32(&mut self, v: u32) {
+        self.out.extend_from_slice(&v.to_be_bytes());
+    }
+
+    /// A length field of 32 bits. Lengths beyond `u32::MAX` cannot be represented; they
+    /// cannot occur for terms that fit in memory alongside their encoding in practice.
+    #[inline]
+    fn len32(&mut self, n: usize) {
+        self.u32(n as u32);
+    }
+
+    pub(super) fn atom(&mut self, a: &Atom) {
+        match atom_form(a, self.utf8_atoms) {
+            AtomForm::Ascii(b) if !self.utf8_atoms => {
+                self.out.push(tag::ATOM);
+                self.u16(b.len() as u16);
+                self.out.extend_from_slice(b);
+            }
+            AtomForm::Latin1(s, n) => {
+                self.out.push(tag::ATOM);
+                self.u16(n as u16);
+                self.out.extend(s.chars().map(|c| c as u32 as u8));
+            }
+            AtomForm::Ascii(b) | AtomForm::Utf8(b) => {
+                if b.len() <= 255 {
+                    self.out.push(tag::SMALL_ATOM_UTF8);
+                    self.out.push(b.len() as u8);
+                } else {
+                    self.out.push(tag::ATOM_UTF8);
+                    self.u16(b.len() as u16);
+                }
+                self.out.extend_from_slice(b);
+            }
+        }
+    }
+
+    #[inline]
+    fn int(&mut self, i: i64) {
+        if (0..=255).contains(&i) {
+            self.out.extend_from_slice(&[tag::SMALL_INTEGER, i as u8]);
+        } else if let Ok(v) = i32::try_from(i) {
+            self.out.push(tag::INTEGER);
+            self.out.extend_from_slice(&v.to_be_bytes());
+        } else {
+            let (m, n) = i64_magnitude(i);
+            self.out
+                .extend_from_slice(&[tag::SMALL_BIG, n as u8, u8::from(i < 0)]);
+            self.out.extend_from_slice(&m[..n]);
+        }
+    }
+
+    fn bigint(&mut self, b: &BigInt) {
+        if let Some(i) = small_bigint(b) {
+            return self.int(i);
+        }
+        let m = b.magnitude_le();
+        if m.len() <= 255 {
+            self.out.push(tag::SMALL_BIG);
+            self.out.push(m.len() as u8);
+        } else {
+            self.out.push(tag::LARGE_BIG);
+            self.len32(m.len());
+        }
+        self.out.push(u8::from(b.is_negative()));
+        self.out.extend_from_slice(m);
+    }
+
+    fn list(&mut self, l: &[Term]) {
+        if l.is_empty() {
+            self.out.push(tag::NIL);
+        } else if is_string_ext(l) {
+            self.out.push(tag::STRING);
+            self.u16(l.len() as u16);
+            self.out.extend(l.iter().map(|t| match t {
+                Term::Int(i) => *i as u8,
+                _ => 0,
+            }));
+        } else {
+            self.out.push(tag::LIST);
+            self.len32(l.len());
+            for e in l {
+                self.term(e);
+            }
+            self.out.push(tag::NIL);
+        }
+    }
+
+    fn pid(&mut self, p: &Pid) {
+        self.out.push(tag::NEW_PID);
+        self.atom(&p.node);
+        self.u32(p.id);
+        self.u32(p.serial);
+        self.u32(p.creation);
+    }
+
+    fn port(&mut self, p: &Port) {
+        match u32::try_from(p.id) {
+            Ok(id) => {
+                self.out.push(tag::NEW_PORT);
+                self.atom(&p.node);
+                self.u32(id);
+            }
+            Err(_) => {
+                self.out.push(tag::V4_PORT);
+                self.atom(&p.node);
+                self.out.extend_from_slice(&p.id.to_be_bytes());
+            }
+        }
+        self.u32(p.creation);
+    }
+
+    fn reference(&mut self, r: &Ref) {
+        self.out.push(tag::NEWER_REFERENCE);
+        self.u16(r.ids().len() as u16);
+        self.atom(&r.node);
+        self.u32(r.creation);
+        for w in r.ids() {
+            self.u32(*w);
+        }
+    }
+
+    pub(super) fn term(&mut self, t: &Term) {
+        match t {
+            Term::Int(i) => self.int(*i),
+            Term::Atom(a) => self.atom(a),
+            Term::Tuple(e) => {
+                if e.len() <= 255 {
+                    self.out
+                        .extend_from_slice(&[tag::SMALL_TUPLE, e.len() as u8]);
+                } else {
+                    self.out.push(tag::LARGE_TUPLE);
+                    self.len32(e.len());
+                }
+                for x in e {
+                    self.term(x);
+                }
+            }
+            Term::Binary(b) => {
+                self.out.push(tag::BINARY);
+                self.len32(b.len());
+                self.out.extend_from_slice(b);
+            }
+            Term::List(l) => self.list(l),
+            Term::Pid(p) => self.pid(p),
+            Term::Ref(r) => self.reference(r),
+            Term::Map(m) => {
+                self.out.push(tag::MAP);
+                self.len32(m.len());
+                for (k, v) in m.iter() {
+                    self.term(k);
+                    self.term(v);
+                }
+            }
+            Term::Float(f) => {
+                self.out.push(tag::NEW_FLOAT);
+                self.out.extend_from_slice(&f.to_bits().to_be_bytes());
+            }
+            Term::BigInt(b) => self.bigint(b),
+            Term::BitBinary { data, bits } => {
+                if *bits == 0 || *bits >= 8 || data.is_empty() {
+                    // Not a valid bitstring; its bytes are the closest binary.
+                    self.out.push(tag::BINARY);
+                    self.len32(data.len());
+                    self.out.extend_from_slice(data);
+                } else {
+                    self.out.push(tag::BIT_BINARY);
+                    self.len32(data.len());
+                    self.out.push(*bits);
+                    let (init, last) = data.split_at(data.len() - 1);
+                    self.out.extend_from_slice(init);
+                    self.out.push(last[0] & (0xffu8 << (8 - *bits)));
+                }
+            }
+            Term::ImproperList { elements, tail } => {
+                if improper_needs_normalizing(elements, tail) {
+                    let t = Term::improper_list(elements.clone(), (**tail).clone());
+                    self.term(&t);
+                } else {
+                    self.out.push(tag::LIST);
+                    self.len32(elements.len());
+                    for e in elements {
+                        self.term(e);
+                    }
+                    self.term(tail);
+                }
+            }
+            Term::Port(p) => self.port(p),
+            Term::Fun(f) => self.out.extend_from_slice(&f.raw),
+        }
+    }
+}
