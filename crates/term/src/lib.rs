@@ -32,6 +32,6 @@ pub use bigint::{BigInt, ParseBigIntError};
 pub use etf::{decode, decode_with, encode, encode_into, DecodeError, DecodeOptions};
 pub use fun::{Fun, FunKind};
 pub use ids::{Pid, Port, Ref, MAX_REF_WORDS};
-pub use serde_term::{from_term, to_term, SerdeError};
+pub use serde_term::{from_term, from_term_ref, to_term, SerdeError};
 pub use term::{Term, TermMap};
 pub use text::ParseError;
