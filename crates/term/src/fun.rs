@@ -54,9 +54,13 @@ impl Fun {
         let mut raw = vec![113u8];
         for a in [&module, &function] {
             let b = a.as_bytes();
-            raw.push(119); // SMALL_ATOM_UTF8_EXT
-            raw.push(b.len() as u8);
-            raw.extend_from_slice(b);
+            if let Ok(n) = u8::try_from(b.len()) {
+                raw.extend_from_slice(&[119, n]); // SMALL_ATOM_UTF8_EXT
+            } else {
+                raw.push(118); // ATOM_UTF8_EXT
+                raw.extend_from_slice(&(b.len().min(u16::MAX as usize) as u16).to_be_bytes());
+            }
+            raw.extend_from_slice(&b[..b.len().min(u16::MAX as usize)]);
         }
         raw.extend_from_slice(&[97, arity]);
         Fun {

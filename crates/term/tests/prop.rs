@@ -1,14 +1,84 @@
-//! Property tests of the ETF codec.
+//! Property tests of the ETF codec: encode → decode is the identity, and no input makes
+//! the decoder panic.
 
 mod support;
 
+use bytes::Bytes;
+use ferrobeam_term::etf::{self, DecodeOptions, EncodeOptions};
+use ferrobeam_term::{decode, encode, Term};
 use proptest::prelude::*;
 use support::arb::*;
 
 proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
     #[test]
-    fn arb_terms_are_canonical(t in arb_term()) {
-        // Generated terms compare equal to themselves.
-        prop_assert_eq!(&t, &t.clone());
+    fn encode_decode_is_identity(t in arb_term()) {
+        let bytes = encode(&t);
+        prop_assert_eq!(bytes.len(), etf::encoded_len(&t));
+        let back = decode(&bytes).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert_eq!(&back, &t);
+        // Canonical: encoding the decoded term gives the same bytes.
+        prop_assert_eq!(encode(&back), bytes);
+    }
+
+    #[test]
+    fn utf8_atoms_and_no_version_round_trip(t in arb_term()) {
+        let opts = EncodeOptions { version: false, utf8_atoms: true };
+        let mut bytes = Vec::new();
+        etf::encode_with(&t, &opts, &mut bytes);
+        prop_assert_eq!(bytes.len(), etf::encoded_len_with(&t, &opts));
+        let n = bytes.len();
+        let (back, used) = etf::decode_no_version_with(Bytes::from(bytes), &DecodeOptions::default())
+            .map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert_eq!(used, n);
+        prop_assert_eq!(back, t);
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic(mut v in prop::collection::vec(any::<u8>(), 0..256)) {
+        let _ = decode(&v);
+        if !v.is_empty() {
+            v[0] = 131;
+        }
+        let _ = decode(&v);
+        let _ = etf::decode_no_version_with(Bytes::from(v), &DecodeOptions::default());
+    }
+
+    #[test]
+    fn mutated_encodings_never_panic(
+        t in arb_term(),
+        edits in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>(), 0u8..4), 1..6),
+    ) {
+        let mut v = encode(&t);
+        for (i, b, kind) in edits {
+            let len = v.len();
+            match kind {
+                0 => { let i = i.index(len); v[i] = b; }
+                1 => { let i = i.index(len); v[i] ^= 1 << (b % 8); }
+                2 => { let i = i.index(len + 1); v.insert(i, b); }
+                _ => { let i = i.index(len); v.truncate(i.max(1)); }
+            }
+        }
+        let _ = decode(&v);
+    }
+
+    #[test]
+    fn truncations_are_errors(t in arb_term()) {
+        let v = encode(&t);
+        for cut in 0..v.len() {
+            prop_assert!(decode(&v[..cut]).is_err(), "prefix of {} bytes decoded", cut);
+        }
+    }
+
+    #[test]
+    fn decode_with_reports_consumed(t in arb_term(), extra in prop::collection::vec(any::<u8>(), 0..8)) {
+        let mut v = encode(&t);
+        let n = v.len();
+        v.extend_from_slice(&extra);
+        let (back, used) = etf::decode_with(Bytes::from(v), &DecodeOptions::default())
+            .map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert_eq!(used, n);
+        prop_assert_eq!(back, t);
     }
 }

@@ -277,7 +277,7 @@ impl<'a> Decoder<'a> {
                 Ok(Term::Port(Box::new(self.port_body(t)?)))
             }
             tag::NEW_FUN => self.new_fun(depth, at),
-            tag::EXPORT => self.export(at),
+            tag::EXPORT => self.export(),
             tag::FLOAT => self.old_float(at),
             tag::COMPRESSED => Err(error(
                 at,
@@ -727,41 +727,27 @@ impl<'a> Decoder<'a> {
 
     /// `EXPORT_EXT`: `Module Function Arity`, the arity a `SMALL_INTEGER_EXT`.
     #[inline(never)]
-    fn export(&mut self, at: usize) -> Result<Term> {
-        let saved_cache = std::mem::replace(&mut self.used_cache, false);
+    fn export(&mut self) -> Result<Term> {
         let module = self.atom("EXPORT_EXT module")?;
         let function = self.atom("EXPORT_EXT function")?;
+        // OTP writes the arity as SMALL_INTEGER_EXT but accepts any integer encoding.
         let arity_at = self.pos;
-        if self.u8("EXPORT_EXT arity")? != tag::SMALL_INTEGER {
-            return Err(error(
-                arity_at,
-                "EXPORT_EXT arity must be a SMALL_INTEGER_EXT",
-            ));
+        let arity = match self.u8("EXPORT_EXT arity")? {
+            tag::SMALL_INTEGER => Some(self.u8("EXPORT_EXT arity")?),
+            tag::INTEGER => u8::try_from(i32::from_be_bytes(self.array("EXPORT_EXT arity")?)).ok(),
+            tag::SMALL_BIG => {
+                let n = self.u8("EXPORT_EXT arity")? as usize;
+                match self.big(n)? {
+                    Term::Int(i) => u8::try_from(i).ok(),
+                    _ => None,
+                }
+            }
+            _ => return Err(error(arity_at, "EXPORT_EXT arity is not an integer")),
         }
-        let arity = self.u8("EXPORT_EXT arity")?;
-        let used_cache = std::mem::replace(&mut self.used_cache, saved_cache);
-        self.used_cache |= used_cache;
-        let raw = if used_cache {
-            let mut out = vec![tag::EXPORT];
-            let mut e = Enc {
-                out: &mut out,
-                utf8_atoms: false,
-            };
-            e.atom(&module);
-            e.atom(&function);
-            out.extend_from_slice(&[tag::SMALL_INTEGER, arity]);
-            Bytes::from(out)
-        } else {
-            self.src.slice(at..self.pos)
-        };
-        Ok(Term::Fun(Box::new(Fun {
-            kind: FunKind::Export {
-                module,
-                function,
-                arity,
-            },
-            raw,
-        })))
+        .ok_or_else(|| error(arity_at, "EXPORT_EXT arity is not in 0..=255"))?;
+        // One raw encoding per export fun, whatever atom tags it arrived with: the one
+        // `Fun::export` builds, so decoded and constructed funs compare equal.
+        Ok(Term::Fun(Box::new(Fun::export(module, function, arity))))
     }
 }
 

@@ -4,10 +4,14 @@
 //! buffer is reserved once, then [`encode_with`] writes. Neither allocates per term.
 
 use super::{tag, EncodeOptions, VERSION};
-use crate::{Atom, BigInt, Pid, Port, Ref, Term};
+use crate::{Atom, BigInt, Fun, FunKind, Pid, Port, Ref, Term};
 
 /// Largest atom encoding accepted by `ATOM_EXT`/`ATOM_UTF8_EXT` (a 16-bit length).
 const MAX_ATOM_BYTES: usize = u16::MAX as usize;
+
+/// Largest port id that OTP 25 writes as `NEW_PORT_EXT` (28 bits); larger ids go out as
+/// `V4_PORT_EXT`.
+const MAX_V3_PORT_ID: u64 = (1 << 28) - 1;
 
 /// Largest list written as `STRING_EXT`.
 const MAX_STRING_EXT: usize = u16::MAX as usize;
@@ -183,9 +187,14 @@ impl Len {
                     .sum::<usize>()
             }
             Term::Pid(p) => 1 + self.atom(&p.node) + 12,
-            Term::Port(p) => 1 + self.atom(&p.node) + if p.id > u32::MAX as u64 { 12 } else { 8 },
+            Term::Port(p) => 1 + self.atom(&p.node) + if p.id > MAX_V3_PORT_ID { 12 } else { 8 },
             Term::Ref(r) => 3 + self.atom(&r.node) + 4 + 4 * r.ids().len(),
-            Term::Fun(f) => f.raw.len(),
+            Term::Fun(f) => match &f.kind {
+                FunKind::Export {
+                    module, function, ..
+                } => 1 + self.atom(module) + self.atom(function) + 2,
+                FunKind::Closure { .. } => f.raw.len(),
+            },
         }
     }
 }
@@ -308,17 +317,14 @@ impl Enc<'_> {
     }
 
     fn port(&mut self, p: &Port) {
-        match u32::try_from(p.id) {
-            Ok(id) => {
-                self.out.push(tag::NEW_PORT);
-                self.atom(&p.node);
-                self.u32(id);
-            }
-            Err(_) => {
-                self.out.push(tag::V4_PORT);
-                self.atom(&p.node);
-                self.out.extend_from_slice(&p.id.to_be_bytes());
-            }
+        if p.id <= MAX_V3_PORT_ID {
+            self.out.push(tag::NEW_PORT);
+            self.atom(&p.node);
+            self.u32(p.id as u32);
+        } else {
+            self.out.push(tag::V4_PORT);
+            self.atom(&p.node);
+            self.out.extend_from_slice(&p.id.to_be_bytes());
         }
         self.u32(p.creation);
     }
@@ -330,6 +336,24 @@ impl Enc<'_> {
         self.u32(r.creation);
         for w in r.ids() {
             self.u32(*w);
+        }
+    }
+
+    /// An export fun is written from its fields (so `fun m:f/a` has one encoding however
+    /// it was received or built); a closure as the bytes it was received as.
+    pub(super) fn fun(&mut self, f: &Fun) {
+        match &f.kind {
+            FunKind::Export {
+                module,
+                function,
+                arity,
+            } => {
+                self.out.push(tag::EXPORT);
+                self.atom(module);
+                self.atom(function);
+                self.out.extend_from_slice(&[tag::SMALL_INTEGER, *arity]);
+            }
+            FunKind::Closure { .. } => self.out.extend_from_slice(&f.raw),
         }
     }
 
@@ -399,7 +423,7 @@ impl Enc<'_> {
                 }
             }
             Term::Port(p) => self.port(p),
-            Term::Fun(f) => self.out.extend_from_slice(&f.raw),
+            Term::Fun(f) => self.fun(f),
         }
     }
 }

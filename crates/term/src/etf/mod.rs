@@ -14,8 +14,9 @@
 //! * proper lists of at most 65535 integers in `0..=255` as `STRING_EXT`;
 //! * maps with their keys in map-key order, which is what OTP does for maps of up to 32
 //!   keys (larger OTP maps are written in hash order, which decodes to the same map);
-//! * pids as `NEW_PID_EXT`, ports as `NEW_PORT_EXT` (`V4_PORT_EXT` when the id needs 64
-//!   bits), references as `NEWER_REFERENCE_EXT`, and funs as the bytes they were received as.
+//! * pids as `NEW_PID_EXT`, ports as `NEW_PORT_EXT` when the id fits in 28 bits and
+//!   `V4_PORT_EXT` above (as OTP 25 does), references as `NEWER_REFERENCE_EXT`;
+//! * export funs (`fun m:f/a`) from their fields, closures as the bytes they were received as.
 //!
 //! The encoder computes the exact size first ([`encoded_len`]) and writes into a buffer
 //! reserved once.
