@@ -574,19 +574,22 @@ impl<'de> de::EnumAccess<'de> for EnumAcc<'de> {
             .variants
             .iter()
             .find(|v| names::variant_matches(self.name, v, tag));
+        let unknown = || {
+            Error::new(format!(
+                "unknown variant atom {}, expected one of {} (enum {})",
+                self.tag,
+                names::variant_list(self.name, self.variants),
+                self.name
+            ))
+        };
         let value = match known {
             Some(v) => seed.deserialize(BorrowedStrDeserializer::<Error>::new(v))?,
+            // A Rust name that is not the variant's atom (`'Empty'` for `Empty`).
+            None if self.variants.contains(&tag) => return Err(unknown()),
             // Let `#[serde(other)]` have it; otherwise report the atom.
             None => seed
                 .deserialize(BorrowedStrDeserializer::<Error>::new(tag))
-                .map_err(|_| {
-                    Error::new(format!(
-                        "unknown variant atom {}, expected one of {} (enum {})",
-                        self.tag,
-                        names::variant_list(self.name, self.variants),
-                        self.name
-                    ))
-                })?,
+                .map_err(|_| unknown())?,
         };
         Ok((
             value,
