@@ -29,3 +29,8 @@
 
 pub mod epmd;
 
+pub mod control;
+pub mod dist_header;
+pub mod flags;
+pub mod framing;
+pub mod handshake;
