@@ -18,7 +18,12 @@ use ferrobeam::epmd::{EpmdClient, EpmdConfig, EpmdServer};
 #[derive(clap::Args, Debug)]
 pub struct EpmdArgs {
     /// The port to listen on [default: ERL_EPMD_PORT, else 4369].
-    #[arg(long, env = "ERL_EPMD_PORT", default_value_t = 4369, hide_env_values = true)]
+    #[arg(
+        long,
+        env = "ERL_EPMD_PORT",
+        default_value_t = 4369,
+        hide_env_values = true
+    )]
     pub port: u16,
     /// Listen only on these addresses (comma-separated), plus loopback, like
     /// `epmd -address`. By default EPMD listens on all interfaces.
@@ -50,7 +55,12 @@ pub struct NamesArgs {
     #[arg(long, default_value = "localhost")]
     pub host: String,
     /// The EPMD port [default: ERL_EPMD_PORT, else 4369].
-    #[arg(long, env = "ERL_EPMD_PORT", default_value_t = 4369, hide_env_values = true)]
+    #[arg(
+        long,
+        env = "ERL_EPMD_PORT",
+        default_value_t = 4369,
+        hide_env_values = true
+    )]
     pub port: u16,
 }
 
@@ -206,8 +216,16 @@ pub fn run_names(args: NamesArgs) -> Result<ExitCode, String> {
         .map_err(|e| format!("cannot start the async runtime: {e}"))?;
     let resp = runtime
         .block_on(EpmdClient::new(args.port).names(&args.host))
-        .map_err(|e| format!("cannot list the names of EPMD at {}:{}: {e}", args.host, args.port))?;
-    let mut out = format!("epmd: up and running on port {} with data:\n", resp.epmd_port);
+        .map_err(|e| {
+            format!(
+                "cannot list the names of EPMD at {}:{}: {e}",
+                args.host, args.port
+            )
+        })?;
+    let mut out = format!(
+        "epmd: up and running on port {} with data:\n",
+        resp.epmd_port
+    );
     for n in &resp.nodes {
         out.push_str(&format!("name {} at port {}\n", n.name, n.port));
     }

@@ -728,7 +728,8 @@ mod tests {
     // small socket probe, on a spare port through ERL_EPMD_PORT.
 
     /// `erl -sname capnode` registering (node port 34237).
-    const REAL_ALIVE2_REQ: &[u8] = b"\x00\x14\x78\x85\xbd\x4d\x00\x00\x06\x00\x05\x00\x07capnode\x00\x00";
+    const REAL_ALIVE2_REQ: &[u8] =
+        b"\x00\x14\x78\x85\xbd\x4d\x00\x00\x06\x00\x05\x00\x07capnode\x00\x00";
     /// epmd's answer: ALIVE2_X_RESP, ok, creation 0x6b01f413.
     const REAL_ALIVE2_X_RESP: &[u8] = b"\x76\x00\x6b\x01\xf4\x13";
     /// A duplicate name refused.
@@ -880,7 +881,10 @@ mod tests {
             name: "beta".into(),
         };
         assert_eq!(stop.encode().unwrap(), b"\x00\x05\x73beta");
-        assert_eq!(decode_request(b"\x00\x05\x73beta").unwrap(), Some((stop, 7)));
+        assert_eq!(
+            decode_request(b"\x00\x05\x73beta").unwrap(),
+            Some((stop, 7))
+        );
         // epmd answers NAMES even with junk after the tag.
         assert_eq!(
             decode_request(b"\x00\x04\x6exyz").unwrap(),
@@ -916,10 +920,7 @@ mod tests {
         assert!(decode_request(bad).is_err());
         // Extra length beyond the body.
         let bad = b"\x00\x0f\x78\x00\x01\x4d\x00\x00\x06\x00\x05\x00\x02ab\x00\x09";
-        assert_eq!(
-            decode_request(bad),
-            Err(EpmdError::Truncated("ALIVE2_REQ"))
-        );
+        assert_eq!(decode_request(bad), Err(EpmdError::Truncated("ALIVE2_REQ")));
         // Empty name.
         let bad = b"\x00\x0d\x78\x00\x01\x4d\x00\x00\x06\x00\x05\x00\x00\x00\x00";
         assert!(matches!(

@@ -171,8 +171,12 @@ pub async fn ensure_running_with(opts: &EnsureOptions) -> io::Result<Started> {
             Ok(()) if wait_until_accepts(opts.port, opts.timeout).await => {
                 return Ok(Started::Daemon { binary });
             }
-            Ok(()) => warn!(binary = %binary.display(), "the EPMD daemon does not accept connections"),
-            Err(e) => warn!(binary = %binary.display(), error = %e, "could not start the EPMD daemon"),
+            Ok(()) => {
+                warn!(binary = %binary.display(), "the EPMD daemon does not accept connections")
+            }
+            Err(e) => {
+                warn!(binary = %binary.display(), error = %e, "could not start the EPMD daemon")
+            }
         }
         if accepts(opts.port).await {
             return Ok(Started::AlreadyRunning);

@@ -366,7 +366,7 @@ impl Registry {
     /// Registered nodes, newest first, as `epmd` lists them.
     fn newest_first(&self) -> Vec<&Active> {
         let mut v: Vec<&Active> = self.active.values().collect();
-        v.sort_unstable_by(|a, b| b.seq.cmp(&a.seq));
+        v.sort_unstable_by_key(|a| std::cmp::Reverse(a.seq));
         v
     }
 }
@@ -521,33 +521,27 @@ async fn reply(shared: &Shared, stream: &mut TcpStream, bytes: &[u8]) -> io::Res
 
 async fn serve(shared: &Shared, mut stream: TcpStream, peer: SocketAddr) {
     let conn = shared.next_conn.fetch_add(1, Ordering::Relaxed);
-    let local = stream
-        .local_addr()
-        .is_ok_and(|l| is_local_peer(peer, l));
-    let request = match tokio::time::timeout(
-        shared.config.packet_timeout,
-        read_request(&mut stream),
-    )
-    .await
-    {
-        Err(_) => {
-            debug!(%peer, "EPMD: closing, timed out on receive");
-            return;
-        }
-        Ok(Ok(None)) => {
-            debug!(%peer, "EPMD: connection closed without a request");
-            return;
-        }
-        Ok(Err(ReadError::Io(e))) => {
-            debug!(%peer, error = %e, "EPMD: read failed");
-            return;
-        }
-        Ok(Err(ReadError::Proto(e))) => {
-            warn!(%peer, error = %e, "EPMD: bad request, closing connection");
-            return;
-        }
-        Ok(Ok(Some(r))) => r,
-    };
+    let local = stream.local_addr().is_ok_and(|l| is_local_peer(peer, l));
+    let request =
+        match tokio::time::timeout(shared.config.packet_timeout, read_request(&mut stream)).await {
+            Err(_) => {
+                debug!(%peer, "EPMD: closing, timed out on receive");
+                return;
+            }
+            Ok(Ok(None)) => {
+                debug!(%peer, "EPMD: connection closed without a request");
+                return;
+            }
+            Ok(Err(ReadError::Io(e))) => {
+                debug!(%peer, error = %e, "EPMD: read failed");
+                return;
+            }
+            Ok(Err(ReadError::Proto(e))) => {
+                warn!(%peer, error = %e, "EPMD: bad request, closing connection");
+                return;
+            }
+            Ok(Ok(Some(r))) => r,
+        };
     if !local && !matches!(request, Request::PortPlease2 { .. } | Request::Names) {
         warn!(%peer, tag = request.tag(), "EPMD: request refused from a non-local address");
         return;
@@ -637,7 +631,13 @@ async fn serve(shared: &Shared, mut stream: TcpStream, peer: SocketAddr) {
     }
 }
 
-async fn alive(shared: &Shared, mut stream: TcpStream, peer: SocketAddr, conn: u64, node: NodeInfo) {
+async fn alive(
+    shared: &Shared,
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    conn: u64,
+    node: NodeInfo,
+) {
     let name = node.name.clone();
     let port = node.port;
     let new_style = node.highest_version >= DIST_VERSION_HIGH;
