@@ -330,6 +330,16 @@ fn maps() {
         err::<HashMap<String, i32>>(&Term::nil()),
         "expected a map, found empty list []"
     );
+    // An Elixir map with atom keys reads as a map with string keys.
+    let elixir = Term::map(vec![(atom("a"), int(1))]);
+    let read: HashMap<String, i32> = from_term(&elixir).unwrap();
+    assert_eq!(read.get("a"), Some(&1));
+    // ... but a string value is still strict.
+    assert!(err::<HashMap<String, String>>(&elixir).contains("found integer 1"));
+    assert!(
+        err::<HashMap<i32, String>>(&Term::map(vec![(int(1), atom("a"))]))
+            .starts_with("expected a binary (string), found atom a")
+    );
 }
 
 #[derive(Serialize, Deserialize, Debug, PartialEq)]
@@ -914,4 +924,107 @@ proptest! {
         let back: Mixed = from_term(&t).unwrap();
         prop_assert_eq!(back, value);
     }
+}
+
+// ---------- self-describing reads, flatten, ambiguities ----------
+
+#[test]
+fn reading_without_a_type_hint() {
+    use serde_json::{json, Value};
+    let t = tuple(vec![
+        atom("ok"),
+        atom("true"),
+        atom("nil"),
+        int(-1),
+        Term::Float(0.5),
+        s("text"),
+        Term::list(vec![int(1)]),
+        Term::map(vec![(atom("k"), Term::Pid(pid()))]),
+    ]);
+    let v: Value = from_term(&t).unwrap();
+    assert_eq!(
+        v,
+        json!([
+            "ok",
+            true,
+            null,
+            -1,
+            0.5,
+            "text",
+            [1],
+            {"k": {"node": "a@host", "id": 85, "serial": 0, "creation": 3}}
+        ])
+    );
+    let fun = Term::from(Fun::export("m", "f", 0));
+    assert_eq!(
+        err::<Value>(&fun),
+        "found fun fun m:f/0, which has no serde equivalent (use Term)"
+    );
+    assert!(err::<Value>(&Term::improper_list(vec![int(1)], int(2))).contains("improper list"));
+}
+
+#[derive(Serialize, Deserialize, Debug, PartialEq)]
+struct Outer {
+    id: u32,
+    #[serde(flatten)]
+    inner: Inner,
+}
+
+#[derive(Serialize, Deserialize, Debug, PartialEq)]
+struct Inner {
+    owner: Pid,
+    name: Atom,
+}
+
+#[test]
+fn flatten_reads_atom_keys_and_round_trips() {
+    let value = Outer {
+        id: 1,
+        inner: Inner {
+            owner: pid(),
+            name: Atom::new("n"),
+        },
+    };
+    // Serde writes a flattened struct as a map with string keys (binaries).
+    let t = to_term(&value).unwrap();
+    assert_eq!(
+        t,
+        Term::map(vec![
+            (s("id"), int(1)),
+            (s("owner"), Term::Pid(pid())),
+            (s("name"), atom("n")),
+        ])
+    );
+    assert_eq!(from_term::<Outer>(&t).unwrap(), value);
+    // Atom keys, as an Elixir peer writes them, are read too.
+    let elixir = Term::map(vec![
+        (atom("id"), int(1)),
+        (atom("owner"), Term::Pid(pid())),
+        (atom("name"), atom("n")),
+    ]);
+    assert_eq!(from_term::<Outer>(&elixir).unwrap(), value);
+}
+
+#[test]
+fn nil_is_ambiguous_in_nested_options() {
+    // Documented: `nil` is `None`, so `Some(None)` and `Some(())` read back as `None`.
+    assert_eq!(to_term(&Some(None::<i32>)).unwrap(), atom("nil"));
+    assert_eq!(
+        from_term::<Option<Option<i32>>>(&atom("nil")).unwrap(),
+        None
+    );
+    assert_eq!(from_term::<Option<()>>(&atom("nil")).unwrap(), None);
+}
+
+#[test]
+fn failed_reads_leave_nothing_behind() {
+    // A refused pass-through must not affect the next conversion.
+    assert!(from_term::<Pid>(&atom("x")).is_err());
+    assert!(from_term::<(Atom, Pid)>(&tuple(vec![atom("a"), atom("b")])).is_err());
+    assert_eq!(from_term::<Atom>(&atom("y")).unwrap(), Atom::new("y"));
+    assert_eq!(
+        serde_json::to_string(&atom("z")).unwrap(),
+        r#"{"Atom":"z"}"#
+    );
+    assert_eq!(to_term(&Atom::new("w")).unwrap(), atom("w"));
 }

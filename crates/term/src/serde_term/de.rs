@@ -10,11 +10,18 @@ use std::sync::OnceLock;
 /// The deserializer: reads one term.
 pub(crate) struct Deser<'de> {
     term: &'de Term,
+    /// A map key: a string may also be read from an atom (`%{name: 1}` as a
+    /// `HashMap<String, _>`).
+    key: bool,
 }
 
 impl<'de> Deser<'de> {
     pub(crate) fn new(term: &'de Term) -> Deser<'de> {
-        Deser { term }
+        Deser { term, key: false }
+    }
+
+    fn key(term: &'de Term) -> Deser<'de> {
+        Deser { term, key: true }
     }
 
     fn mismatch(&self, expected: impl Display) -> Error {
@@ -54,6 +61,7 @@ impl<'de> Deser<'de> {
 
     fn str(&self, what: &str) -> Result<&'de str, Error> {
         match self.term {
+            Term::Atom(a) if self.key => Ok(a.as_str()),
             Term::Binary(b) => std::str::from_utf8(b).map_err(|_| {
                 Error::new(format!(
                     "expected {what}, found a binary that is not valid UTF-8: {}",
@@ -466,7 +474,7 @@ impl<'de> de::MapAccess<'de> for MapAcc<'de> {
         match self.iter.next() {
             Some(entry) => {
                 self.entry = Some(entry);
-                seed.deserialize(Deser::new(&entry.0))
+                seed.deserialize(Deser::key(&entry.0))
                     .map(Some)
                     .map_err(|e| e.at(key_seg(&entry.0)))
             }

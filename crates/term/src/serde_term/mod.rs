@@ -15,7 +15,7 @@
 //! | `String`, `&str` | UTF-8 binary (an Elixir string) | reading accepts only a valid UTF-8 binary: no atoms, no charlists |
 //! | `Vec<T>`, slices, sets | proper list | |
 //! | tuples, tuple structs | tuple | |
-//! | `None` / `Some(x)` | `nil` / `x` | reading accepts only `nil` as `None` (not `undefined`) |
+//! | `None` / `Some(x)` | `nil` / `x` | reading accepts only `nil` as `None` (not `undefined`); `Some(None)` and `Some(())` read back as `None` |
 //! | `()` | `nil` | |
 //! | unit struct `Ping` | `ping` | the snake_case name |
 //! | unit variant `NickInUse` | `nick_in_use` | |
@@ -24,7 +24,7 @@
 //! | struct variant `Moved { x, y }` | `{moved, #{x => X, y => Y}}` | |
 //! | struct | map with atom keys | field names as they are |
 //! | newtype struct | the inner value | |
-//! | maps (`HashMap`, `BTreeMap`) | map | keys converted with the same mapping |
+//! | maps (`HashMap`, `BTreeMap`) | map | keys converted with the same mapping; a string key also reads from an atom key |
 //! | `Bytes`, `serde_bytes` | binary | see [`bytes`] for a zero-copy `Bytes` field |
 //! | [`Term`], [`Atom`], [`Pid`], [`Ref`], [`Port`], [`BigInt`], [`Fun`] | themselves | passed through unchanged |
 //!
@@ -59,7 +59,9 @@
 //! or reference a struct of its fields, and a `Term` an externally tagged enum
 //! (`{"Tuple":[{"Atom":"ok"},{"Int":1}]}` in JSON). Inside `#[serde(untagged)]` or
 //! `#[serde(flatten)]` types, which read through serde's buffering, a `Term` cannot be
-//! recovered; atoms, pids, ports and references can.
+//! recovered; atoms, pids, ports and references can. (Serde writes a struct with a
+//! flattened field as a map with string keys, so its keys are binaries; reading accepts
+//! atom keys too.)
 //!
 //! # Errors
 //!
