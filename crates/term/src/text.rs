@@ -16,6 +16,8 @@
 //!   exponent form the shorter is used, the plain one on a tie, and always the exponent
 //!   form from 2^53 up, exactly as `float_to_list(F, [short])` and `~p` do;
 //! * maps print as `#{a => 1,b => 2}`, tuples as `{a,b}`, improper lists as `[1|2]`;
+//! * atoms containing U+FFFE or U+FFFF print as `'\x{FFFF}'`, which this parser reads but
+//!   Erlang's scanner refuses (it has no syntax for them at all);
 //! * pids, ports, references and closures print as the shell shows them (`<0.85.0>`,
 //!   `#Port<0.5>`, `#Ref<0.1.2.3>`, `#Fun<m.1.2>`). Erlang cannot read those back; this
 //!   parser can (see below). Export funs print as `fun m:f/1`, which both can read.
@@ -141,7 +143,9 @@ fn write_char_escaped<W: fmt::Write + ?Sized>(w: &mut W, c: char, quote: char) -
             w.write_char('\\')?;
             w.write_char(c)
         }
-        c if c.is_control() => write!(w, "\\x{{{:X}}}", c as u32),
+        c if c.is_control() || c == '\u{fffe}' || c == '\u{ffff}' => {
+            write!(w, "\\x{{{:X}}}", c as u32)
+        }
         c => w.write_char(c),
     }
 }
@@ -153,9 +157,11 @@ fn is_printable_latin1(cp: i64) -> bool {
     matches!(cp, 0x20..=0x7e | 0xa0..=0xff | 8..=13 | 27)
 }
 
-/// True for characters allowed in a binary printed as UTF-8 text.
+/// True for characters allowed in a binary printed as UTF-8 text. U+FFFE and U+FFFF are
+/// left out: Erlang's scanner refuses them, even escaped.
 fn is_printable_unicode(c: char) -> bool {
-    is_printable_latin1(c as i64) || (c as u32 >= 0xa0 && !c.is_control())
+    is_printable_latin1(c as i64)
+        || (c as u32 >= 0xa0 && !c.is_control() && c != '\u{fffe}' && c != '\u{ffff}')
 }
 
 /// Writes a float so that Erlang reads it back as the same value.

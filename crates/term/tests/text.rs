@@ -76,6 +76,10 @@ fn display_cases() {
         (bin(&[1, 2, 3]), "<<1,2,3>>"),
         (bin(&[0xff, 0xfe]), "<<255,254>>"),
         (bin(b"a\x00"), "<<97,0>>"),
+        (bin("a\u{ffff}".as_bytes()), "<<97,239,191,191>>"),
+        (atom("\u{fffe}"), "'\\x{FFFE}'"),
+        (Term::Float(f64::INFINITY), "#Float<inf>"),
+        (Term::Float(f64::NAN), "#Float<nan>"),
         (Term::bitstring(&[1, 0x40], 10).unwrap(), "<<1,1:2>>"),
         (Term::bitstring(&[0xa0], 3).unwrap(), "<<5:3>>"),
         // Lists and strings.

@@ -104,6 +104,8 @@ fn corner_cases() -> Vec<Term> {
         bin("über 日本 🦀".as_bytes()),
         bin(&[0, 1, 2, 255]),
         bin(&[0xc3]),
+        bin("\u{fdd0}\u{ffff}".as_bytes()),
+        bin("\u{fdd0}".as_bytes()),
         Term::bitstring(&[0xff, 0x80], 9).unwrap(),
         Term::bitstring(&[0xa0], 3).unwrap(),
         Term::bitstring(&[0xab, 0xcd, 0xef], 23).unwrap(),
