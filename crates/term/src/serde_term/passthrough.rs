@@ -115,8 +115,8 @@ pub(crate) trait PassThrough: Sized {
     const EXPECTING: &'static str;
     /// The term to hand over.
     fn to_term(&self) -> Term;
-    /// The value from a handed-over term, if it has the right shape.
-    fn from_term(term: Term) -> Option<Self>;
+    /// The value from a handed-over term, or the term back if it has the wrong shape.
+    fn from_term(term: Term) -> Result<Self, Term>;
     /// The form written by other serializers.
     fn serialize_fallback<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error>;
     /// Reads the fallback form from another deserializer.
@@ -165,12 +165,13 @@ impl<'de, T: PassThrough> Visitor<'de> for PassVisitor<T> {
 
     fn visit_newtype_struct<D: Deserializer<'de>>(self, d: D) -> Result<T, D::Error> {
         match take() {
-            Some(term) => {
-                let found = format!("{}", super::Found(&term));
-                T::from_term(term).ok_or_else(|| {
-                    de::Error::custom(format_args!("expected {}, found {found}", T::EXPECTING))
-                })
-            }
+            Some(term) => T::from_term(term).map_err(|term| {
+                de::Error::custom(format_args!(
+                    "expected {}, found {}",
+                    T::EXPECTING,
+                    super::Found(&term)
+                ))
+            }),
             None => T::deserialize_fallback(d),
         }
     }
@@ -242,10 +243,10 @@ impl PassThrough for Atom {
         Term::Atom(self.clone())
     }
 
-    fn from_term(term: Term) -> Option<Atom> {
+    fn from_term(term: Term) -> Result<Atom, Term> {
         match term {
-            Term::Atom(a) => Some(a),
-            _ => None,
+            Term::Atom(a) => Ok(a),
+            other => Err(other),
         }
     }
 
@@ -308,10 +309,10 @@ impl PassThrough for Pid {
         Term::Pid(self.clone())
     }
 
-    fn from_term(term: Term) -> Option<Pid> {
+    fn from_term(term: Term) -> Result<Pid, Term> {
         match term {
-            Term::Pid(p) => Some(p),
-            _ => None,
+            Term::Pid(p) => Ok(p),
+            other => Err(other),
         }
     }
 
@@ -355,10 +356,10 @@ impl PassThrough for Port {
         Term::Port(Box::new(self.clone()))
     }
 
-    fn from_term(term: Term) -> Option<Port> {
+    fn from_term(term: Term) -> Result<Port, Term> {
         match term {
-            Term::Port(p) => Some(*p),
-            _ => None,
+            Term::Port(p) => Ok(*p),
+            other => Err(other),
         }
     }
 
@@ -401,10 +402,10 @@ impl PassThrough for Ref {
         Term::Ref(Box::new(self.clone()))
     }
 
-    fn from_term(term: Term) -> Option<Ref> {
+    fn from_term(term: Term) -> Result<Ref, Term> {
         match term {
-            Term::Ref(r) => Some(*r),
-            _ => None,
+            Term::Ref(r) => Ok(*r),
+            other => Err(other),
         }
     }
 
@@ -434,11 +435,11 @@ impl PassThrough for BigInt {
         Term::from_bigint(self.clone())
     }
 
-    fn from_term(term: Term) -> Option<BigInt> {
+    fn from_term(term: Term) -> Result<BigInt, Term> {
         match term {
-            Term::Int(i) => Some(BigInt::from_i128(i.into())),
-            Term::BigInt(b) => Some(*b),
-            _ => None,
+            Term::Int(i) => Ok(BigInt::from_i128(i.into())),
+            Term::BigInt(b) => Ok(*b),
+            other => Err(other),
         }
     }
 
@@ -491,10 +492,10 @@ impl PassThrough for Fun {
         Term::Fun(Box::new(self.clone()))
     }
 
-    fn from_term(term: Term) -> Option<Fun> {
+    fn from_term(term: Term) -> Result<Fun, Term> {
         match term {
-            Term::Fun(f) => Some(*f),
-            _ => None,
+            Term::Fun(f) => Ok(*f),
+            other => Err(other),
         }
     }
 
@@ -532,10 +533,10 @@ impl PassThrough for Bytes {
         Term::Binary(self.clone())
     }
 
-    fn from_term(term: Term) -> Option<Bytes> {
+    fn from_term(term: Term) -> Result<Bytes, Term> {
         match term {
-            Term::Binary(b) => Some(b),
-            _ => None,
+            Term::Binary(b) => Ok(b),
+            other => Err(other),
         }
     }
 
@@ -688,8 +689,8 @@ impl PassThrough for Term {
         self.clone()
     }
 
-    fn from_term(term: Term) -> Option<Term> {
-        Some(term)
+    fn from_term(term: Term) -> Result<Term, Term> {
+        Ok(term)
     }
 
     fn serialize_fallback<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
