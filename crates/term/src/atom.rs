@@ -75,10 +75,10 @@ impl Atom {
     #[inline]
     pub fn as_str(&self) -> &str {
         match &self.0 {
-            // SAFETY-free: the inline bytes were copied from a `&str` of exactly `len` bytes.
-            Repr::Inline { len, buf } => match std::str::from_utf8(&buf[..*len as usize]) {
-                Ok(s) => s,
-                Err(_) => "",
+            // SAFETY: the inline bytes are only ever written by `Atom::new`, which copies
+            // exactly `len` bytes from a `&str`, so they are valid UTF-8.
+            Repr::Inline { len, buf } => unsafe {
+                std::str::from_utf8_unchecked(&buf[..*len as usize])
             },
             Repr::Heap(s) => s,
         }
@@ -197,7 +197,7 @@ mod tests {
         let long = Atom::new("a_rather_long_atom_name_that_is_on_the_heap");
         assert_eq!(short.clone(), Atom::new("ok"));
         assert_eq!(long.clone(), Atom::new(long.as_str()));
-        assert!(short < long || short > long);
+        assert_ne!(short, long);
         assert_eq!(std::mem::size_of::<Atom>(), 24);
     }
 

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use std::fmt;
 
 /// An Erlang fun, kept as the bytes of its encoding.
-#[derive(Clone, PartialEq, Eq, Hash)]
+#[derive(Clone)]
 pub struct Fun {
     /// What kind of fun this is, with the fields ferrobeam understands.
     pub kind: FunKind,
@@ -74,6 +74,30 @@ impl Fun {
     }
 }
 
+impl Fun {
+    /// What identifies the fun for equality: export funs by `M:F/A` (OTP may encode their
+    /// atoms in different ways), closures by their exact encoding.
+    fn identity(&self) -> (&FunKind, &[u8]) {
+        match &self.kind {
+            FunKind::Export { .. } => (&self.kind, &[]),
+            FunKind::Closure { .. } => (&self.kind, &self.raw),
+        }
+    }
+}
+
+impl PartialEq for Fun {
+    fn eq(&self, other: &Fun) -> bool {
+        self.identity() == other.identity()
+    }
+}
+impl Eq for Fun {}
+
+impl std::hash::Hash for Fun {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.identity().hash(state)
+    }
+}
+
 impl PartialOrd for Fun {
     fn partial_cmp(&self, other: &Fun) -> Option<std::cmp::Ordering> {
         Some(self.cmp(other))
@@ -81,13 +105,30 @@ impl PartialOrd for Fun {
 }
 
 impl Ord for Fun {
-    /// A total order: by module, then by the raw encoding. Erlang's order among funs is
-    /// an implementation detail; this keeps maps and sorts deterministic.
+    /// A total order consistent with equality: by module, then export funs by function
+    /// and arity before closures, closures by their encoding. Erlang's order among funs
+    /// is an implementation detail; this keeps maps and sorts deterministic.
     fn cmp(&self, other: &Fun) -> std::cmp::Ordering {
-        let m = |f: &Fun| match &f.kind {
-            FunKind::Export { module, .. } | FunKind::Closure { module, .. } => module.clone(),
-        };
-        m(self).cmp(&m(other)).then_with(|| self.raw.cmp(&other.raw))
+        use std::cmp::Ordering;
+        match (&self.kind, &other.kind) {
+            (
+                FunKind::Export {
+                    module: m1,
+                    function: f1,
+                    arity: a1,
+                },
+                FunKind::Export {
+                    module: m2,
+                    function: f2,
+                    arity: a2,
+                },
+            ) => (m1, f1, a1).cmp(&(m2, f2, a2)),
+            (FunKind::Export { .. }, FunKind::Closure { .. }) => Ordering::Less,
+            (FunKind::Closure { .. }, FunKind::Export { .. }) => Ordering::Greater,
+            (FunKind::Closure { module: m1, .. }, FunKind::Closure { module: m2, .. }) => {
+                m1.cmp(m2).then_with(|| self.raw.cmp(&other.raw))
+            }
+        }
     }
 }
 

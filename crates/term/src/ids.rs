@@ -116,7 +116,11 @@ impl fmt::Display for Pid {
 }
 impl fmt::Debug for Pid {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "<{}.{}.{}@{}>", self.creation, self.id, self.serial, self.node)
+        write!(
+            f,
+            "<{}.{}.{}@{}>",
+            self.creation, self.id, self.serial, self.node
+        )
     }
 }
 

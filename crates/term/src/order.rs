@@ -30,10 +30,10 @@ fn rank(t: &Term) -> u8 {
 
 fn cmp_int_float(i: i64, f: f64) -> Ordering {
     let t = f.trunc();
-    if t < -9.223_372_036_854_775_808e18 {
+    if t < -9.223_372_036_854_776e18 {
         return Ordering::Greater;
     }
-    if t >= 9.223_372_036_854_775_808e18 {
+    if t >= 9.223_372_036_854_776e18 {
         return Ordering::Less;
     }
     let ti = t as i64;
@@ -73,7 +73,9 @@ fn cmp_numbers(a: &Term, b: &Term, exact: bool) -> Ordering {
 fn bits_of(t: &Term) -> (&[u8], usize) {
     match t {
         Term::Binary(b) => (b, b.len() * 8),
-        Term::BitBinary { data, bits } => (data, (data.len().saturating_sub(1)) * 8 + *bits as usize),
+        Term::BitBinary { data, bits } => {
+            (data, (data.len().saturating_sub(1)) * 8 + *bits as usize)
+        }
         _ => (&[], 0),
     }
 }

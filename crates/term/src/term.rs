@@ -365,7 +365,11 @@ impl Term {
     pub fn as_charlist(&self) -> Option<String> {
         let l = self.as_list()?;
         l.iter()
-            .map(|t| t.as_int().and_then(|i| u32::try_from(i).ok()).and_then(char::from_u32))
+            .map(|t| {
+                t.as_int()
+                    .and_then(|i| u32::try_from(i).ok())
+                    .and_then(char::from_u32)
+            })
             .collect()
     }
 
