@@ -5,7 +5,7 @@ mod support;
 
 use bytes::Bytes;
 use ferrobeam_term::etf::{self, DecodeOptions, EncodeOptions};
-use ferrobeam_term::{decode, encode, Term};
+use ferrobeam_term::{decode, encode};
 use proptest::prelude::*;
 use support::arb::*;
 

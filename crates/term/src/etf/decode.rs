@@ -1,13 +1,16 @@
 //! The decoder: `binary_to_term/1` for untrusted input.
 //!
-//! A recursive descent over the input with one frame per nesting level (bounded by
-//! [`DecodeOptions::max_depth`]); list tails are followed in a loop. Every length is
-//! checked against the bytes that remain before anything is allocated for it.
+//! The decoder does not recurse: open tuples, lists, maps and funs wait on an explicit
+//! stack of frames (at most [`DecodeOptions::max_depth`] of them), so its native stack use
+//! is the same for any input, in debug builds too. List tails are followed in place, so a
+//! long list is not deep. Every length is checked against the bytes that remain before
+//! anything is allocated for it.
 
 use super::encode::Enc;
 use super::{inflate, tag, DecodeError, DecodeOptions, VERSION};
 use crate::{Atom, BigInt, Fun, FunKind, Pid, Port, Ref, Term, TermMap, MAX_ATOM_CHARS};
 use bytes::Bytes;
+use std::cell::Cell;
 
 /// Decodes one term that starts with the version byte 131 and fills `input`, without
 /// copying it: binaries in the result are slices of `input`.
@@ -30,7 +33,7 @@ pub fn decode_no_version_with(
     opts: &DecodeOptions<'_>,
 ) -> Result<(Term, usize), DecodeError> {
     let mut d = Decoder::new(&input, opts, 0);
-    let t = d.term(0)?;
+    let t = d.run()?;
     Ok((t, d.pos))
 }
 
@@ -57,7 +60,7 @@ pub(super) fn decode_versioned(
         return decode_compressed(&input, opts);
     }
     let mut d = Decoder::new(&input, opts, 1);
-    let t = d.term(0)?;
+    let t = d.run()?;
     Ok((t, d.pos))
 }
 
@@ -88,7 +91,7 @@ fn decode_compressed(
     })?;
     let inflated = Bytes::from(inflated);
     let mut d = Decoder::new(&inflated, opts, 0);
-    let t = d.term(0).map_err(|e| DecodeError {
+    let t = d.run().map_err(|e| DecodeError {
         offset: 1,
         reason: format!(
             "in compressed term, at byte {} of the uncompressed data: {}",
@@ -118,6 +121,88 @@ struct Decoder<'a> {
     atom_cache: Option<&'a [Option<Atom>]>,
     /// Set when an `ATOM_CACHE_REF` was decoded; funs that contain one are re-encoded.
     used_cache: bool,
+}
+
+/// A container whose elements are being read.
+enum Frame {
+    /// A tuple: `left` more elements.
+    Tuple { items: Vec<Term>, left: usize },
+    /// A list: `left` more elements, then its tail.
+    List { items: Vec<Term>, left: usize },
+    /// A list whose elements are read, waiting for a tail that is not a list.
+    Tail { items: Vec<Term> },
+    /// A map: `left` more pairs, `key` the key of the current one once read.
+    Map {
+        items: Vec<(Term, Term)>,
+        key: Option<Term>,
+        left: usize,
+        at: usize,
+    },
+    /// A closure, waiting for its parts (`OldIndex OldUniq Pid FreeVars`).
+    Fun(Box<FunFrame>),
+}
+
+struct FunFrame {
+    at: usize,
+    end: usize,
+    arity: u8,
+    uniq: [u8; 16],
+    index: u32,
+    num_free: u32,
+    module: Atom,
+    saved_cache: bool,
+    /// How many parts there are: 3 + `num_free`.
+    need: usize,
+    parts: Vec<Term>,
+}
+
+/// What follows the elements of a list.
+enum ListStep {
+    /// The list ended (with `[]` or a string).
+    Done,
+    /// A chained `LIST_EXT` with this many more elements.
+    More(usize),
+    /// A tail that is not a list: an improper list.
+    Tail,
+}
+
+/// Frame stacks keep their capacity per thread up to this many frames.
+const MAX_CACHED_FRAMES: usize = 64;
+
+thread_local! {
+    /// A frame stack reused by successive decodes on this thread, to save an allocation.
+    static STACK: Cell<Vec<Frame>> = const { Cell::new(Vec::new()) };
+}
+
+/// Sorts map pairs (OTP sends maps of up to 32 keys sorted, larger ones hash ordered) and
+/// refuses duplicate keys, as `binary_to_term` does.
+fn finish_map(mut entries: Vec<(Term, Term)>, at: usize) -> Result<Term> {
+    let sorted = entries.windows(2).all(|w| w[0].0 < w[1].0);
+    if !sorted {
+        entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        if let Some(w) = entries.windows(2).find(|w| w[0].0 == w[1].0) {
+            return Err(error(at, format!("map has the key {} twice", w[0].0)));
+        }
+    }
+    Ok(Term::Map(TermMap::from_sorted_unique(entries)))
+}
+
+#[cold]
+#[inline(never)]
+fn bad_tag(t: u8, at: usize) -> DecodeError {
+    match t {
+        tag::COMPRESSED => error(
+            at,
+            "a compressed term (tag 80) may only follow the version byte",
+        ),
+        tag::LOCAL => error(
+            at,
+            "LOCAL_EXT (tag 121) is only meaningful to the node that made it; not supported",
+        ),
+        tag::FUN => error(at, "obsolete FUN_EXT (tag 117) is not supported"),
+        VERSION => error(at, "unexpected version byte 131 inside a term"),
+        other => error(at, format!("unknown tag {other}")),
+    }
 }
 
 #[cold]
@@ -218,10 +303,201 @@ impl<'a> Decoder<'a> {
         Ok(n)
     }
 
+    /// Decodes one term, container frames waiting on a reused explicit stack.
+    fn run(&mut self) -> Result<Term> {
+        let mut stack = STACK.with(Cell::take);
+        let r = self.run_with(&mut stack);
+        stack.clear();
+        if stack.capacity() <= MAX_CACHED_FRAMES {
+            STACK.with(|s| s.set(stack));
+        }
+        r
+    }
+
     #[inline]
-    fn term(&mut self, depth: usize) -> Result<Term> {
-        let at = self.pos;
-        let t = self.u8("term tag")?;
+    fn push(&self, stack: &mut Vec<Frame>, frame: Frame, at: usize) -> Result<()> {
+        if stack.len() >= self.max_depth {
+            return Err(error(
+                at,
+                format!("nesting deeper than the limit of {}", self.max_depth),
+            ));
+        }
+        stack.push(frame);
+        Ok(())
+    }
+
+    fn run_with(&mut self, stack: &mut Vec<Frame>) -> Result<Term> {
+        'next: loop {
+            // Read one term: a leaf, or the head of a container (which opens a frame).
+            let at = self.pos;
+            let t = self.u8("term tag")?;
+            let mut value = match t {
+                tag::SMALL_TUPLE | tag::LARGE_TUPLE => {
+                    let n = if t == tag::SMALL_TUPLE {
+                        self.u8("SMALL_TUPLE_EXT arity")? as usize
+                    } else {
+                        self.count("LARGE_TUPLE_EXT arity", 1, 0)?
+                    };
+                    if n == 0 {
+                        Term::Tuple(Vec::new())
+                    } else {
+                        if n > self.remaining() {
+                            return Err(error(
+                                at,
+                                format!(
+                                    "tuple of {n} elements but {} bytes remain",
+                                    self.remaining()
+                                ),
+                            ));
+                        }
+                        let items = Vec::with_capacity(n);
+                        self.push(stack, Frame::Tuple { items, left: n }, at)?;
+                        continue 'next;
+                    }
+                }
+                tag::LIST => {
+                    let n = self.count("LIST_EXT length", 1, 1)?;
+                    let mut items = Vec::with_capacity(n);
+                    let step = if n > 0 {
+                        ListStep::More(n)
+                    } else {
+                        self.list_tail(&mut items)?
+                    };
+                    match step {
+                        ListStep::Done => Term::List(items),
+                        ListStep::More(left) => {
+                            self.push(stack, Frame::List { items, left }, at)?;
+                            continue 'next;
+                        }
+                        ListStep::Tail => {
+                            self.push(stack, Frame::Tail { items }, at)?;
+                            continue 'next;
+                        }
+                    }
+                }
+                tag::MAP => {
+                    let n = self.count("MAP_EXT arity", 2, 0)?;
+                    if n == 0 {
+                        Term::Map(TermMap::new())
+                    } else {
+                        let frame = Frame::Map {
+                            items: Vec::with_capacity(n),
+                            key: None,
+                            left: n,
+                            at,
+                        };
+                        self.push(stack, frame, at)?;
+                        continue 'next;
+                    }
+                }
+                tag::NEW_FUN => {
+                    let frame = self.fun_head(at)?;
+                    self.push(stack, frame, at)?;
+                    continue 'next;
+                }
+                _ => self.leaf(t, at)?,
+            };
+            // Hand the value to the frame waiting for it; close every frame it completes.
+            loop {
+                let Some(top) = stack.last_mut() else {
+                    return Ok(value);
+                };
+                match top {
+                    Frame::Tuple { items, left } => {
+                        items.push(value);
+                        *left -= 1;
+                        if *left > 0 {
+                            continue 'next;
+                        }
+                        value = Term::Tuple(std::mem::take(items));
+                    }
+                    Frame::List { items, left } => {
+                        items.push(value);
+                        *left -= 1;
+                        if *left > 0 {
+                            continue 'next;
+                        }
+                        match self.list_tail(items)? {
+                            ListStep::Done => value = Term::List(std::mem::take(items)),
+                            ListStep::More(n) => {
+                                *left = n;
+                                continue 'next;
+                            }
+                            ListStep::Tail => {
+                                *top = Frame::Tail {
+                                    items: std::mem::take(items),
+                                };
+                                continue 'next;
+                            }
+                        }
+                    }
+                    Frame::Tail { items } => {
+                        // The tail is not a list (lists were spliced in by `list_tail`).
+                        value = Term::improper_list(std::mem::take(items), value);
+                    }
+                    Frame::Map {
+                        items,
+                        key,
+                        left,
+                        at,
+                    } => match key.take() {
+                        None => {
+                            *key = Some(value);
+                            continue 'next;
+                        }
+                        Some(k) => {
+                            items.push((k, value));
+                            *left -= 1;
+                            if *left > 0 {
+                                continue 'next;
+                            }
+                            value = finish_map(std::mem::take(items), *at)?;
+                        }
+                    },
+                    Frame::Fun(f) => {
+                        f.parts.push(value);
+                        if f.parts.len() < f.need {
+                            continue 'next;
+                        }
+                        value = self.finish_fun(f)?;
+                    }
+                }
+                stack.pop();
+            }
+        }
+    }
+
+    /// After the elements of a `LIST_EXT`: reads the tail when it is a list (`NIL_EXT`,
+    /// `STRING_EXT`, or `LIST_EXT` as other encoders may write), splicing it in.
+    #[inline]
+    fn list_tail(&mut self, items: &mut Vec<Term>) -> Result<ListStep> {
+        loop {
+            match self.buf.get(self.pos) {
+                Some(&tag::NIL) => {
+                    self.pos += 1;
+                    return Ok(ListStep::Done);
+                }
+                Some(&tag::STRING) => {
+                    self.pos += 1;
+                    self.string_into(items)?;
+                    return Ok(ListStep::Done);
+                }
+                Some(&tag::LIST) => {
+                    self.pos += 1;
+                    let n = self.count("LIST_EXT length", 1, 1)?;
+                    if n > 0 {
+                        items.reserve(n);
+                        return Ok(ListStep::More(n));
+                    }
+                }
+                _ => return Ok(ListStep::Tail),
+            }
+        }
+    }
+
+    /// Every term that contains no other term.
+    #[inline]
+    fn leaf(&mut self, t: u8, at: usize) -> Result<Term> {
         match t {
             tag::SMALL_INTEGER => Ok(Term::Int(self.u8("SMALL_INTEGER_EXT")? as i64)),
             tag::INTEGER => Ok(Term::Int(
@@ -231,14 +507,6 @@ impl<'a> Decoder<'a> {
                 Ok(Term::Atom(self.atom_body(t, at)?))
             }
             tag::ATOM_CACHE_REF => Ok(Term::Atom(self.atom_cache_ref(at)?)),
-            tag::SMALL_TUPLE => {
-                let n = self.u8("SMALL_TUPLE_EXT arity")? as usize;
-                self.tuple(n, depth, at)
-            }
-            tag::LARGE_TUPLE => {
-                let n = self.count("LARGE_TUPLE_EXT arity", 1, 0)?;
-                self.tuple(n, depth, at)
-            }
             tag::BINARY => {
                 let n = self.count("BINARY_EXT length", 1, 0)?;
                 let start = self.pos;
@@ -251,8 +519,6 @@ impl<'a> Decoder<'a> {
                 self.string_into(&mut v)?;
                 Ok(Term::List(v))
             }
-            tag::LIST => self.list(depth, at),
-            tag::MAP => self.map(depth, at),
             tag::NEW_PID | tag::PID => Ok(Term::Pid(self.pid_body(t)?)),
             tag::NEWER_REFERENCE | tag::NEW_REFERENCE | tag::REFERENCE => {
                 Ok(Term::Ref(Box::new(self.ref_body(t, at)?)))
@@ -276,53 +542,10 @@ impl<'a> Decoder<'a> {
             tag::NEW_PORT | tag::V4_PORT | tag::PORT => {
                 Ok(Term::Port(Box::new(self.port_body(t)?)))
             }
-            tag::NEW_FUN => self.new_fun(depth, at),
             tag::EXPORT => self.export(),
             tag::FLOAT => self.old_float(at),
-            tag::COMPRESSED => Err(error(
-                at,
-                "a compressed term (tag 80) may only follow the version byte",
-            )),
-            tag::LOCAL => Err(error(
-                at,
-                "LOCAL_EXT (tag 121) is only meaningful to the node that made it; not supported",
-            )),
-            tag::FUN => Err(error(at, "obsolete FUN_EXT (tag 117) is not supported")),
-            VERSION => Err(error(at, "unexpected version byte 131 inside a term")),
-            other => Err(error(at, format!("unknown tag {other}"))),
+            _ => Err(bad_tag(t, at)),
         }
-    }
-
-    #[inline]
-    fn check_depth(&self, depth: usize, at: usize) -> Result<()> {
-        if depth >= self.max_depth {
-            return Err(error(
-                at,
-                format!("nesting deeper than the limit of {}", self.max_depth),
-            ));
-        }
-        Ok(())
-    }
-
-    fn tuple(&mut self, n: usize, depth: usize, at: usize) -> Result<Term> {
-        if n == 0 {
-            return Ok(Term::Tuple(Vec::new()));
-        }
-        self.check_depth(depth, at)?;
-        if n > self.remaining() {
-            return Err(error(
-                at,
-                format!(
-                    "tuple of {n} elements but {} bytes remain",
-                    self.remaining()
-                ),
-            ));
-        }
-        let mut v = Vec::with_capacity(n);
-        for _ in 0..n {
-            v.push(self.term(depth + 1)?);
-        }
-        Ok(Term::Tuple(v))
     }
 
     /// `STRING_EXT` body: appends its bytes as integers.
@@ -332,64 +555,6 @@ impl<'a> Decoder<'a> {
         v.reserve(n);
         v.extend(s.iter().map(|&b| Term::Int(b as i64)));
         Ok(())
-    }
-
-    /// `LIST_EXT`: elements, then a tail. A tail that is itself a list (`LIST_EXT` or
-    /// `STRING_EXT`, as other encoders may write) is spliced in by looping, not recursing.
-    fn list(&mut self, depth: usize, at: usize) -> Result<Term> {
-        self.check_depth(depth, at)?;
-        let mut v: Vec<Term> = Vec::new();
-        loop {
-            let n = self.count("LIST_EXT length", 1, 1)?;
-            v.reserve(n);
-            for _ in 0..n {
-                v.push(self.term(depth + 1)?);
-            }
-            let tail_at = self.pos;
-            match self.buf.get(tail_at) {
-                Some(&tag::NIL) => {
-                    self.pos += 1;
-                    return Ok(Term::List(v));
-                }
-                Some(&tag::LIST) => {
-                    self.pos += 1;
-                }
-                Some(&tag::STRING) => {
-                    self.pos += 1;
-                    self.string_into(&mut v)?;
-                    return Ok(Term::List(v));
-                }
-                _ => {
-                    let tail = self.term(depth + 1)?;
-                    // Not a list (lists were handled above): an improper list, or the tail
-                    // alone when there were no elements.
-                    return Ok(Term::improper_list(v, tail));
-                }
-            }
-        }
-    }
-
-    fn map(&mut self, depth: usize, at: usize) -> Result<Term> {
-        let n = self.count("MAP_EXT arity", 2, 0)?;
-        if n == 0 {
-            return Ok(Term::Map(TermMap::new()));
-        }
-        self.check_depth(depth, at)?;
-        let mut entries: Vec<(Term, Term)> = Vec::with_capacity(n);
-        for _ in 0..n {
-            let k = self.term(depth + 1)?;
-            let v = self.term(depth + 1)?;
-            entries.push((k, v));
-        }
-        // Maps of up to 32 keys arrive sorted from OTP; larger ones in hash order.
-        let sorted = entries.windows(2).all(|w| w[0].0 < w[1].0);
-        if !sorted {
-            entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-            if let Some(w) = entries.windows(2).find(|w| w[0].0 == w[1].0) {
-                return Err(error(at, format!("map has the key {} twice", w[0].0)));
-            }
-        }
-        Ok(Term::Map(TermMap::from_sorted_unique(entries)))
     }
 
     fn atom(&mut self, what: &str) -> Result<Atom> {
@@ -618,24 +783,11 @@ impl<'a> Decoder<'a> {
         }
     }
 
-    /// An integer term (for the `OldIndex`/`OldUniq` fields of a fun).
-    fn fun_int(&mut self, depth: usize, what: &str) -> Result<Term> {
-        let at = self.pos;
-        let t = self.term(depth + 1)?;
-        match t {
-            Term::Int(_) | Term::BigInt(_) => Ok(t),
-            other => Err(error(
-                at,
-                format!("{what}: expected an integer, found {}", other.type_name()),
-            )),
-        }
-    }
-
-    /// `NEW_FUN_EXT`: `Size:32 Arity:8 Uniq:16/binary Index:32 NumFree:32 Module OldIndex
-    /// OldUniq Pid FreeVars`, where `Size` counts itself and everything after it.
+    /// `NEW_FUN_EXT` up to its module: `Size:32 Arity:8 Uniq:16/binary Index:32
+    /// NumFree:32 Module`. `OldIndex OldUniq Pid FreeVars` follow as terms, and `Size`
+    /// counts itself and everything after it.
     #[inline(never)]
-    fn new_fun(&mut self, depth: usize, at: usize) -> Result<Term> {
-        self.check_depth(depth, at)?;
+    fn fun_head(&mut self, at: usize) -> Result<Frame> {
         let size = self.u32("NEW_FUN_EXT size")? as usize;
         if size < 4 || size - 4 > self.remaining() {
             return Err(error(
@@ -653,73 +805,84 @@ impl<'a> Decoder<'a> {
         let index = self.u32("NEW_FUN_EXT index")?;
         let num_free = self.u32("NEW_FUN_EXT free variable count")?;
         let module = self.atom("NEW_FUN_EXT module")?;
-        let old_index = self.fun_int(depth, "NEW_FUN_EXT old index")?;
-        let old_uniq = self.fun_int(depth, "NEW_FUN_EXT old uniq")?;
-        let pid_at = self.pos;
-        let pid = match self.term(depth + 1)? {
-            Term::Pid(p) => p,
-            other => {
-                return Err(error(
-                    pid_at,
-                    format!("NEW_FUN_EXT pid: found {}", other.type_name()),
-                ))
-            }
-        };
-        if num_free as usize > end.saturating_sub(self.pos) {
+        // Each of the 3 + NumFree terms takes at least one byte.
+        let parts = (num_free as usize).saturating_add(3);
+        if parts > end.saturating_sub(self.pos) {
             return Err(error(
                 at,
                 format!("NEW_FUN_EXT claims {num_free} free variables in too few bytes"),
             ));
         }
-        let mut free = Vec::with_capacity(num_free as usize);
-        for _ in 0..num_free {
-            free.push(self.term(depth + 1)?);
-        }
-        if self.pos != end {
+        Ok(Frame::Fun(Box::new(FunFrame {
+            at,
+            end,
+            arity,
+            uniq,
+            index,
+            num_free,
+            module,
+            saved_cache,
+            need: parts,
+            parts: Vec::with_capacity(parts),
+        })))
+    }
+
+    /// Checks the parts of a `NEW_FUN_EXT` and builds the fun.
+    #[inline(never)]
+    fn finish_fun(&mut self, f: &mut FunFrame) -> Result<Term> {
+        let at = f.at;
+        if self.pos != f.end {
             return Err(error(
                 at,
                 format!(
-                    "NEW_FUN_EXT size says {size} bytes but its fields take {}",
+                    "NEW_FUN_EXT size says {} bytes but its fields take {}",
+                    f.end - at - 1,
                     self.pos - at - 1
                 ),
             ));
         }
-        let used_cache = std::mem::replace(&mut self.used_cache, saved_cache);
+        match &f.parts[..] {
+            [Term::Int(_) | Term::BigInt(_), Term::Int(_) | Term::BigInt(_), Term::Pid(_), ..] => {}
+            _ => {
+                return Err(error(
+                    at,
+                    "NEW_FUN_EXT: OldIndex and OldUniq must be integers and then a pid",
+                ))
+            }
+        }
+        let used_cache = std::mem::replace(&mut self.used_cache, f.saved_cache);
         self.used_cache |= used_cache;
         let raw = if used_cache {
             // Atom cache references only mean something inside this message: write the
             // fun out again with its atoms in full.
-            let mut out = Vec::with_capacity(size + 64);
+            let mut out = Vec::with_capacity(f.end - at + 64);
             out.push(tag::NEW_FUN);
             out.extend_from_slice(&[0; 4]);
-            out.push(arity);
-            out.extend_from_slice(&uniq);
-            out.extend_from_slice(&index.to_be_bytes());
-            out.extend_from_slice(&num_free.to_be_bytes());
+            out.push(f.arity);
+            out.extend_from_slice(&f.uniq);
+            out.extend_from_slice(&f.index.to_be_bytes());
+            out.extend_from_slice(&f.num_free.to_be_bytes());
             let mut e = Enc {
                 out: &mut out,
                 utf8_atoms: false,
             };
-            e.atom(&module);
-            e.term(&old_index);
-            e.term(&old_uniq);
-            e.term(&Term::Pid(pid));
-            for f in &free {
-                e.term(f);
+            e.atom(&f.module);
+            for p in &f.parts {
+                e.term(p);
             }
             let new_size = (out.len() - 1) as u32;
             out[1..5].copy_from_slice(&new_size.to_be_bytes());
             Bytes::from(out)
         } else {
-            self.src.slice(at..end)
+            self.src.slice(at..f.end)
         };
         Ok(Term::Fun(Box::new(Fun {
             kind: FunKind::Closure {
-                module,
-                uniq,
-                index,
-                arity,
-                num_free,
+                module: f.module.clone(),
+                uniq: f.uniq,
+                index: f.index,
+                arity: f.arity,
+                num_free: f.num_free,
             },
             raw,
         })))

@@ -153,8 +153,9 @@ pub const DEFAULT_MAX_INFLATED_SIZE: usize = 64 << 20;
 /// ```
 #[derive(Debug, Clone)]
 pub struct DecodeOptions<'a> {
-    /// Deepest nesting of tuples, lists, maps and improper-list tails accepted. The
-    /// top-level term is at depth 0. Keep it modest: the decoder recurses once per level.
+    /// Most containers (tuples, lists, maps, funs) open at once, that is, the deepest
+    /// nesting accepted. The decoder itself does not recurse, but dropping, comparing and
+    /// printing a term do, once per level, so keep this modest.
     pub max_depth: usize,
     /// Atom cache of a distribution header: `ATOM_CACHE_REF` index `i` means `atom_cache[i]`.
     /// Without a cache, `ATOM_CACHE_REF` is an error.
