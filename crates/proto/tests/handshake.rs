@@ -6,7 +6,7 @@ mod common;
 use common::{capture, OTP25_FLAGS};
 use ferrobeam_proto::flags;
 use ferrobeam_proto::handshake::{
-    accept_status, AcceptStatus, Completed, Config, Cookie, Event, ExistingConnection, Handshake,
+    accept_status, AcceptStatus, Config, Cookie, Event, ExistingConnection, Handshake,
     HandshakeError, NameDomain, PeerName, State,
 };
 use ferrobeam_term::Atom;
