@@ -1028,3 +1028,34 @@ fn failed_reads_leave_nothing_behind() {
     );
     assert_eq!(to_term(&Atom::new("w")).unwrap(), atom("w"));
 }
+
+#[test]
+fn deep_terms() {
+    fn nested(depth: usize) -> Term {
+        let mut t = Term::nil();
+        for _ in 0..depth {
+            t = Term::list(vec![t]);
+        }
+        t
+    }
+    // Up to 128 levels read through serde, as serde_json allows.
+    let ok = nested(120);
+    let v: serde_json::Value = from_term(&ok).unwrap();
+    assert_eq!(to_term(&v).unwrap(), ok);
+    // Deeper terms are refused rather than risking the stack...
+    let deep = nested(512);
+    let msg = err::<serde_json::Value>(&deep);
+    assert!(
+        msg.starts_with("the term is nested more than 128 levels"),
+        "{msg}"
+    );
+    assert!(msg.len() < 160, "{msg}");
+    // ...but a Term is carried over whole, at any depth the decoder accepts.
+    assert_eq!(from_term::<Term>(&deep).unwrap(), deep);
+    let wrapped = tuple(vec![atom("raw"), deep.clone()]);
+    assert_eq!(
+        from_term::<Signal>(&wrapped).unwrap(),
+        Signal::Raw(deep.clone())
+    );
+    assert_eq!(to_term(&Signal::Raw(deep)).unwrap(), wrapped);
+}

@@ -7,9 +7,16 @@ use serde::de::{self, DeserializeSeed, IntoDeserializer, Visitor};
 use std::fmt::Display;
 use std::sync::OnceLock;
 
+/// Deepest nesting of compound terms read through serde (serde_json has the same limit).
+/// Deeper terms would risk the stack; a `Term` field is carried over whole and does not
+/// count.
+pub(crate) const MAX_DEPTH: u32 = 128;
+
 /// The deserializer: reads one term.
 pub(crate) struct Deser<'de> {
     term: &'de Term,
+    /// Nesting level of `term`: 0 for the top.
+    depth: u32,
     /// A map key: a string may also be read from an atom (`%{name: 1}` as a
     /// `HashMap<String, _>`).
     key: bool,
@@ -17,11 +24,33 @@ pub(crate) struct Deser<'de> {
 
 impl<'de> Deser<'de> {
     pub(crate) fn new(term: &'de Term) -> Deser<'de> {
-        Deser { term, key: false }
+        Deser::at(term, 0)
     }
 
-    fn key(term: &'de Term) -> Deser<'de> {
-        Deser { term, key: true }
+    fn at(term: &'de Term, depth: u32) -> Deser<'de> {
+        Deser {
+            term,
+            depth,
+            key: false,
+        }
+    }
+
+    fn key(term: &'de Term, depth: u32) -> Deser<'de> {
+        Deser {
+            term,
+            depth,
+            key: true,
+        }
+    }
+
+    /// The depth of this term's elements, or an error past [`MAX_DEPTH`].
+    fn enter(&self) -> Result<u32, Error> {
+        if self.depth >= MAX_DEPTH {
+            return Err(Error::new(format!(
+                "the term is nested more than {MAX_DEPTH} levels deep (read it as a Term)"
+            )));
+        }
+        Ok(self.depth + 1)
     }
 
     fn mismatch(&self, expected: impl Display) -> Error {
@@ -114,11 +143,13 @@ macro_rules! de_int {
 fn visit_elements<'de, V: Visitor<'de>>(
     items: &'de [Term],
     what: &str,
+    depth: u32,
     visitor: V,
 ) -> Result<V::Value, Error> {
     let mut seq = SeqAcc {
         iter: items.iter(),
         index: 0,
+        depth,
     };
     let value = visitor.visit_seq(&mut seq)?;
     if seq.iter.len() > 0 {
@@ -160,9 +191,9 @@ impl<'de> de::Deserializer<'de> for Deser<'de> {
                 Ok(s) => visitor.visit_borrowed_str(s),
                 Err(_) => visitor.visit_borrowed_bytes(b),
             },
-            Term::List(items) => visit_elements(items, "a list", visitor),
-            Term::Tuple(items) => visit_elements(items, "a tuple", visitor),
-            Term::Map(m) => visitor.visit_map(MapAcc::new(m)),
+            Term::List(items) => visit_elements(items, "a list", self.enter()?, visitor),
+            Term::Tuple(items) => visit_elements(items, "a tuple", self.enter()?, visitor),
+            Term::Map(m) => visitor.visit_map(MapAcc::new(m, self.enter()?)),
             Term::Pid(p) => visitor.visit_map(MapDeserializer::new(
                 [
                     ("node", Field::Str(p.node.as_str())),
@@ -263,7 +294,7 @@ impl<'de> de::Deserializer<'de> for Deser<'de> {
     fn deserialize_bytes<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
         match self.term {
             Term::Binary(b) => visitor.visit_borrowed_bytes(b),
-            Term::List(items) => visit_elements(items, "a list", visitor),
+            Term::List(items) => visit_elements(items, "a list", self.enter()?, visitor),
             _ => Err(self.mismatch("a binary")),
         }
     }
@@ -327,14 +358,16 @@ impl<'de> de::Deserializer<'de> for Deser<'de> {
 
     fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
         match self.term {
-            Term::List(items) => visit_elements(items, "a list", visitor),
+            Term::List(items) => visit_elements(items, "a list", self.enter()?, visitor),
             _ => Err(self.mismatch("a proper list")),
         }
     }
 
     fn deserialize_tuple<V: Visitor<'de>>(self, len: usize, visitor: V) -> Result<V::Value, Error> {
         match self.term {
-            Term::Tuple(items) if items.len() == len => visit_elements(items, "a tuple", visitor),
+            Term::Tuple(items) if items.len() == len => {
+                visit_elements(items, "a tuple", self.enter()?, visitor)
+            }
             _ => Err(self.mismatch(format_args!("a tuple of {len} elements"))),
         }
     }
@@ -346,14 +379,16 @@ impl<'de> de::Deserializer<'de> for Deser<'de> {
         visitor: V,
     ) -> Result<V::Value, Error> {
         match self.term {
-            Term::Tuple(items) if items.len() == len => visit_elements(items, "a tuple", visitor),
+            Term::Tuple(items) if items.len() == len => {
+                visit_elements(items, "a tuple", self.enter()?, visitor)
+            }
             _ => Err(self.mismatch(format_args!("a tuple of {len} elements ({name})"))),
         }
     }
 
     fn deserialize_map<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
         match self.term {
-            Term::Map(m) => visitor.visit_map(MapAcc::new(m)),
+            Term::Map(m) => visitor.visit_map(MapAcc::new(m, self.enter()?)),
             _ => Err(self.mismatch("a map")),
         }
     }
@@ -365,7 +400,7 @@ impl<'de> de::Deserializer<'de> for Deser<'de> {
         visitor: V,
     ) -> Result<V::Value, Error> {
         match self.term {
-            Term::Map(m) => visitor.visit_map(StructAcc::new(m, name, fields)),
+            Term::Map(m) => visitor.visit_map(StructAcc::new(m, name, fields, self.enter()?)),
             _ => Err(self.mismatch(format_args!("a map with atom keys (struct {name})"))),
         }
     }
@@ -392,7 +427,13 @@ impl<'de> de::Deserializer<'de> for Deser<'de> {
                 )))
             }
         };
+        let depth = if rest.is_some() {
+            self.enter()?
+        } else {
+            self.depth
+        };
         visitor.visit_enum(EnumAcc {
+            depth,
             name,
             variants,
             tag,
@@ -419,6 +460,7 @@ impl<'de> de::Deserializer<'de> for Deser<'de> {
 struct SeqAcc<'de> {
     iter: std::slice::Iter<'de, Term>,
     index: usize,
+    depth: u32,
 }
 
 impl<'de> de::SeqAccess<'de> for SeqAcc<'de> {
@@ -432,7 +474,7 @@ impl<'de> de::SeqAccess<'de> for SeqAcc<'de> {
             Some(term) => {
                 let i = self.index;
                 self.index += 1;
-                seed.deserialize(Deser::new(term))
+                seed.deserialize(Deser::at(term, self.depth))
                     .map(Some)
                     .map_err(|e| e.at(Seg::Index(i)))
             }
@@ -449,13 +491,15 @@ impl<'de> de::SeqAccess<'de> for SeqAcc<'de> {
 struct MapAcc<'de> {
     iter: std::slice::Iter<'de, (Term, Term)>,
     entry: Option<&'de (Term, Term)>,
+    depth: u32,
 }
 
 impl<'de> MapAcc<'de> {
-    fn new(m: &'de TermMap) -> MapAcc<'de> {
+    fn new(m: &'de TermMap, depth: u32) -> MapAcc<'de> {
         MapAcc {
             iter: m.entries().iter(),
             entry: None,
+            depth,
         }
     }
 }
@@ -474,7 +518,7 @@ impl<'de> de::MapAccess<'de> for MapAcc<'de> {
         match self.iter.next() {
             Some(entry) => {
                 self.entry = Some(entry);
-                seed.deserialize(Deser::key(&entry.0))
+                seed.deserialize(Deser::key(&entry.0, self.depth))
                     .map(Some)
                     .map_err(|e| e.at(key_seg(&entry.0)))
             }
@@ -485,7 +529,7 @@ impl<'de> de::MapAccess<'de> for MapAcc<'de> {
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, Error> {
         match self.entry.take() {
             Some((key, value)) => seed
-                .deserialize(Deser::new(value))
+                .deserialize(Deser::at(value, self.depth))
                 .map_err(|e| e.at(key_seg(key))),
             None => Err(Error::new("a map value was read before its key")),
         }
@@ -504,16 +548,23 @@ struct StructAcc<'de> {
     /// Some field name is a quoted atom (`'EXIT'`), so keys need mapping back.
     quoted: bool,
     value: Option<(&'de str, &'de Term)>,
+    depth: u32,
 }
 
 impl<'de> StructAcc<'de> {
-    fn new(m: &'de TermMap, name: &'static str, fields: &'static [&'static str]) -> StructAcc<'de> {
+    fn new(
+        m: &'de TermMap,
+        name: &'static str,
+        fields: &'static [&'static str],
+        depth: u32,
+    ) -> StructAcc<'de> {
         StructAcc {
             iter: m.entries().iter(),
             name,
             fields,
             quoted: fields.iter().any(|f| names::is_quoted(f)),
             value: None,
+            depth,
         }
     }
 }
@@ -549,7 +600,7 @@ impl<'de> de::MapAccess<'de> for StructAcc<'de> {
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, Error> {
         match self.value.take() {
             Some((key, value)) => seed
-                .deserialize(Deser::new(value))
+                .deserialize(Deser::at(value, self.depth))
                 .map_err(|e| e.at(Seg::Field(key.to_string()))),
             None => Err(Error::new("a struct field was read before its name")),
         }
@@ -562,6 +613,8 @@ impl<'de> de::MapAccess<'de> for StructAcc<'de> {
 
 /// An enum value: a bare atom (`rest` is `None`) or a tagged tuple.
 struct EnumAcc<'de> {
+    /// The depth of the variant's content.
+    depth: u32,
     name: &'static str,
     variants: &'static [&'static str],
     tag: &'de Atom,
@@ -602,6 +655,7 @@ impl<'de> de::EnumAccess<'de> for EnumAcc<'de> {
         Ok((
             value,
             VariantAcc {
+                depth: self.depth,
                 tag: self.tag,
                 rest: self.rest,
                 whole: self.whole,
@@ -612,6 +666,7 @@ impl<'de> de::EnumAccess<'de> for EnumAcc<'de> {
 
 /// The content of an enum variant.
 struct VariantAcc<'de> {
+    depth: u32,
     tag: &'de Atom,
     rest: Option<&'de [Term]>,
     whole: &'de Term,
@@ -639,7 +694,7 @@ impl<'de> de::VariantAccess<'de> for VariantAcc<'de> {
     fn newtype_variant_seed<T: DeserializeSeed<'de>>(self, seed: T) -> Result<T::Value, Error> {
         match self.rest {
             Some([value]) => seed
-                .deserialize(Deser::new(value))
+                .deserialize(Deser::at(value, self.depth))
                 .map_err(|e| e.at(self.seg())),
             // `ok` for `Ok(())`: the content is read from `nil`.
             None => seed.deserialize(Deser::new(nil_term())).map_err(|_| {
@@ -658,7 +713,7 @@ impl<'de> de::VariantAccess<'de> for VariantAcc<'de> {
     fn tuple_variant<V: Visitor<'de>>(self, len: usize, visitor: V) -> Result<V::Value, Error> {
         match self.rest {
             Some(items) if items.len() == len => {
-                visit_elements(items, "a tuple", visitor).map_err(|e| e.at(self.seg()))
+                visit_elements(items, "a tuple", self.depth, visitor).map_err(|e| e.at(self.seg()))
             }
             _ => Err(Error::mismatch(
                 format_args!(
@@ -678,7 +733,7 @@ impl<'de> de::VariantAccess<'de> for VariantAcc<'de> {
     ) -> Result<V::Value, Error> {
         match self.rest {
             Some([Term::Map(m)]) => visitor
-                .visit_map(StructAcc::new(m, "variant", fields))
+                .visit_map(StructAcc::new(m, "variant", fields, self.depth))
                 .map_err(|e| e.at(self.seg())),
             _ => Err(Error::mismatch(
                 format_args!(

@@ -70,6 +70,10 @@
 //! .users[2].nick` or `expected a tuple of 3 elements for variant say, found tuple
 //! {say,<<"a">>}`.
 //!
+//! Reading refuses terms nested more than 128 levels deep, as serde_json does, so that
+//! a term from the network cannot exhaust the stack; a [`Term`] field is carried over
+//! whole, at any depth.
+//!
 //! # Example
 //!
 //! ```
@@ -237,7 +241,15 @@ impl Display for Error {
             return Ok(());
         }
         f.write_str(", at ")?;
-        for seg in self.path.iter().rev() {
+        // Outermost first; a long path keeps its ends.
+        let n = self.path.len();
+        for (i, seg) in self.path.iter().rev().enumerate() {
+            if n > 2 * PATH_ENDS && i >= PATH_ENDS && i < n - PATH_ENDS {
+                if i == PATH_ENDS {
+                    f.write_str("...")?;
+                }
+                continue;
+            }
             match seg {
                 Seg::Field(name) => write!(f, ".{name}")?,
                 Seg::Index(i) => write!(f, "[{i}]")?,
@@ -280,6 +292,9 @@ impl serde::de::Error for SerdeError {
         SerdeError(msg.to_string())
     }
 }
+
+/// Steps kept at each end of a long error path.
+const PATH_ENDS: usize = 6;
 
 /// Longest rendering of a term in an error message, in bytes.
 const RENDER_LIMIT: usize = 80;
