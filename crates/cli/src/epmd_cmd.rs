@@ -7,7 +7,7 @@
 
 use std::ffi::OsString;
 use std::io::Write;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream};
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
@@ -176,7 +176,11 @@ fn daemonize(args: &EpmdArgs) -> Result<ExitCode, String> {
     let mut child = cmd
         .spawn()
         .map_err(|e| format!("cannot start the EPMD daemon: {e}"))?;
-    let probe = SocketAddr::from((Ipv4Addr::LOCALHOST, args.port));
+    // EPMD always listens on a loopback address (see EpmdConfig::addresses).
+    let probes = [
+        SocketAddr::from((Ipv4Addr::LOCALHOST, args.port)),
+        SocketAddr::from((Ipv6Addr::LOCALHOST, args.port)),
+    ];
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         match child.try_wait() {
@@ -185,7 +189,10 @@ fn daemonize(args: &EpmdArgs) -> Result<ExitCode, String> {
             Ok(None) => {}
             Err(e) => return Err(format!("cannot watch the EPMD daemon: {e}")),
         }
-        if TcpStream::connect_timeout(&probe, Duration::from_millis(200)).is_ok() {
+        if probes
+            .iter()
+            .any(|p| TcpStream::connect_timeout(p, Duration::from_millis(200)).is_ok())
+        {
             return Ok(ExitCode::SUCCESS);
         }
         if Instant::now() >= deadline {

@@ -467,18 +467,28 @@ async fn thousands_of_connections() {
 }
 
 #[tokio::test]
-async fn wildcard_binding_serves_loopback() {
+async fn wildcard_binding_serves_ipv4_and_ipv6_loopback() {
     let (h, client) = start(EpmdConfig::new(0)).await;
-    assert!(
-        h.local_addrs().iter().any(|a| a.ip().is_unspecified()),
-        "{:?}",
-        h.local_addrs()
-    );
+    let addrs = h.local_addrs().to_vec();
+    assert!(addrs.iter().any(|a| a.ip().is_unspecified()), "{addrs:?}");
     let _r = client
         .register("wild", 5001, NODE_TYPE_NORMAL)
         .await
         .unwrap();
     assert!(registered(&client, "wild").await);
+    if addrs.iter().any(|a| a.is_ipv6()) {
+        // IPv6 nodes (`erl -proto_dist inet6_tcp`) register through ::1.
+        let names = client.names("::1").await.unwrap();
+        assert_eq!(names.nodes[0].name, "wild");
+        let mut s = TcpStream::connect(("::1", h.port())).await.unwrap();
+        s.write_all(&alive2("wild6", 5002, 6)).await.unwrap();
+        let mut resp = [0u8; 6];
+        s.read_exact(&mut resp).await.unwrap();
+        assert_eq!(&resp[..2], &[118, 0], "::1 is a local peer");
+        assert!(registered(&client, "wild6").await);
+    } else {
+        eprintln!("no IPv6 on this host: only IPv4 checked");
+    }
 }
 
 #[tokio::test]

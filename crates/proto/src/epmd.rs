@@ -1052,4 +1052,114 @@ mod tests {
             }
         }
     }
+
+    mod props {
+        use super::super::*;
+        use proptest::collection::vec;
+        use proptest::prelude::*;
+
+        fn name() -> impl Strategy<Value = String> {
+            "[a-zA-Z0-9_\\-é]{1,40}"
+        }
+
+        fn node() -> impl Strategy<Value = NodeInfo> {
+            (
+                name(),
+                any::<u16>(),
+                any::<u8>(),
+                any::<u8>(),
+                any::<u16>(),
+                any::<u16>(),
+                vec(any::<u8>(), 0..64),
+            )
+                .prop_map(|(name, port, node_type, protocol, hi, lo, extra)| {
+                    NodeInfo {
+                        name,
+                        port,
+                        node_type,
+                        protocol,
+                        highest_version: hi,
+                        lowest_version: lo,
+                        extra,
+                    }
+                })
+        }
+
+        proptest! {
+            #[test]
+            fn alive2_round_trips(n in node()) {
+                let b = Request::Alive2(n.clone()).encode().unwrap();
+                prop_assert_eq!(decode_request(&b).unwrap(), Some((Request::Alive2(n), b.len())));
+                // Every proper prefix is incomplete, never an error.
+                for cut in 0..b.len() {
+                    prop_assert_eq!(decode_request(&b[..cut]).unwrap(), None);
+                }
+            }
+
+            #[test]
+            fn name_requests_round_trip(n in name(), stop in any::<bool>()) {
+                let r = if stop { Request::Stop { name: n } } else { Request::PortPlease2 { name: n } };
+                let b = r.encode().unwrap();
+                prop_assert_eq!(decode_request(&b).unwrap(), Some((r, b.len())));
+            }
+
+            #[test]
+            fn port2_round_trips(n in node()) {
+                let r = Port2Resp::Found(n);
+                let b = r.encode();
+                prop_assert_eq!(Port2Resp::decode(&b).unwrap(), Some((r, b.len())));
+            }
+
+            #[test]
+            fn alive_resp_round_trips(result in any::<u8>(), creation in any::<u32>(), old in any::<bool>()) {
+                let r = if old {
+                    AliveResp::Old { result, creation: creation as u16 }
+                } else {
+                    AliveResp::X { result, creation }
+                };
+                let b = r.encode();
+                prop_assert_eq!(AliveResp::decode(&b).unwrap(), Some((r, b.len())));
+            }
+
+            #[test]
+            fn names_round_trip(epmd_port in any::<u32>(), nodes in vec((name(), any::<u16>()), 0..20)) {
+                let r = NamesResp {
+                    epmd_port,
+                    nodes: nodes.into_iter().map(|(name, port)| NameEntry { name, port }).collect(),
+                };
+                prop_assert_eq!(NamesResp::decode(&r.encode()).unwrap(), r);
+            }
+
+            #[test]
+            fn dump_round_trips(epmd_port in any::<u32>(), entries in vec((name(), any::<u16>(), any::<i32>(), any::<bool>()), 0..20)) {
+                let r = DumpResp {
+                    epmd_port,
+                    entries: entries
+                        .into_iter()
+                        .map(|(name, port, fd, old)| DumpEntry {
+                            state: if old { DumpState::Old } else { DumpState::Active },
+                            name,
+                            port,
+                            fd,
+                        })
+                        .collect(),
+                };
+                prop_assert_eq!(DumpResp::decode(&r.encode()).unwrap(), r);
+            }
+
+            #[test]
+            fn arbitrary_bytes_never_panic(bytes in vec(any::<u8>(), 0..400)) {
+                if let Ok(Some((_, used))) = decode_request(&bytes) {
+                    prop_assert!(used <= bytes.len());
+                }
+                let _ = Request::decode_body(&bytes);
+                let _ = AliveResp::decode(&bytes);
+                let _ = Port2Resp::decode(&bytes);
+                let _ = NamesResp::decode(&bytes);
+                let _ = DumpResp::decode(&bytes);
+                let _ = KillResp::decode(&bytes);
+                let _ = StopResp::decode(&bytes);
+            }
+        }
+    }
 }

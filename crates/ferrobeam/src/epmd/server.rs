@@ -75,9 +75,11 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 8192;
 pub struct EpmdConfig {
     /// The port to listen on. 0 picks a free port (see [`EpmdServer::port`]).
     pub port: u16,
-    /// The addresses to listen on. Empty means all interfaces, as `epmd` does: IPv4
-    /// `0.0.0.0`, and also `[::]` where the system keeps IPv6 sockets IPv6-only. A non-empty
-    /// list always gets the loopback address added, as `epmd -address` does.
+    /// The addresses to listen on. Empty means all interfaces, IPv4 and IPv6, as `epmd`
+    /// does: `[::]` (which also serves IPv4 where IPv6 sockets are dual-stack, else
+    /// `0.0.0.0` is added), or `0.0.0.0` alone on hosts without IPv6. A non-empty list
+    /// always gets `127.0.0.1` added when it has no loopback address, as `epmd -address`
+    /// does.
     pub addresses: Vec<IpAddr>,
     /// Allow `KILL_REQ` while nodes are registered, and `STOP_REQ`
     /// (`epmd -relaxed_command_check`).
@@ -389,14 +391,21 @@ fn old_creation(c: u32) -> u16 {
 async fn bind_listeners(config: &EpmdConfig) -> io::Result<Vec<TcpListener>> {
     let mut listeners = Vec::new();
     if config.addresses.is_empty() {
-        let v4 = TcpListener::bind((Ipv4Addr::UNSPECIFIED, config.port)).await?;
-        let port = v4.local_addr()?.port();
-        listeners.push(v4);
-        // Where IPv6 sockets are dual-stack (Linux's default), this bind conflicts with the
-        // IPv4 one and fails: IPv4 then serves everyone who uses IPv4. Where they are
-        // IPv6-only, it succeeds and serves IPv6 too.
-        if let Ok(v6) = TcpListener::bind((Ipv6Addr::UNSPECIFIED, port)).await {
-            listeners.push(v6);
+        match TcpListener::bind((Ipv6Addr::UNSPECIFIED, config.port)).await {
+            Ok(v6) => {
+                let port = v6.local_addr()?.port();
+                listeners.push(v6);
+                // Where IPv6 sockets are dual-stack (Linux's default), `[::]` serves IPv4
+                // too and this bind fails. Where they are IPv6-only, IPv4 needs its own.
+                if let Ok(v4) = TcpListener::bind((Ipv4Addr::UNSPECIFIED, port)).await {
+                    listeners.push(v4);
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::AddrInUse => return Err(e),
+            // No IPv6 on this host.
+            Err(_) => {
+                listeners.push(TcpListener::bind((Ipv4Addr::UNSPECIFIED, config.port)).await?)
+            }
         }
         return Ok(listeners);
     }
