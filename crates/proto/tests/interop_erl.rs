@@ -238,11 +238,16 @@ fn echo_through_real_erl(our_flags: u64, payload: Vec<u8>) -> (u64, Term, [usize
                 | ControlMessage::Send { to, message }
                     if to == me =>
                 {
-                    let got = node.lines.try_iter().collect::<Vec<_>>();
-                    assert!(
-                        got.iter().any(|l| l == &format!("GOT {}", payload.len())),
-                        "erl did not report the message: {got:?}"
-                    );
+                    // The probe prints before it replies, but its output may
+                    // reach us after the reply does.
+                    let want = format!("GOT {}", payload.len());
+                    let mut seen = Vec::new();
+                    while !seen.contains(&want) {
+                        match node.lines.recv_timeout(Duration::from_secs(10)) {
+                            Ok(l) => seen.push(l),
+                            Err(_) => panic!("erl did not report the message: {seen:?}"),
+                        }
+                    }
                     return (negotiated, message, kinds);
                 }
                 other => eprintln!("ignoring {}", other.name()),

@@ -131,6 +131,12 @@ proptest! {
         let _ = ControlMessage::from_term(Term::Tuple(items), payload);
     }
 
+}
+
+proptest! {
+    // Costly cases (the whole 150 KiB capture, or many generated terms): fewer of them.
+    #![proptest_config(ProptestConfig { cases: 48, .. ProptestConfig::default() })]
+
     #[test]
     fn sent_messages_are_received(
         msgs in proptest::collection::vec(message(), 1..6),
@@ -168,11 +174,6 @@ proptest! {
         }
         prop_assert_eq!(got, msgs);
     }
-}
-
-proptest! {
-    // Each case replays the whole capture (150 KiB): fewer cases.
-    #![proptest_config(ProptestConfig { cases: 48, .. ProptestConfig::default() })]
 
     #[test]
     fn corrupted_real_packets_never_panic(mutations in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..8), chunk in 1usize..4096) {

@@ -43,15 +43,19 @@ pub struct Capture {
     pub b_packets: Vec<u8>,
 }
 
-pub fn capture() -> Capture {
-    let (a_handshake, a_packets) = handshake_messages(&hex_file("otp25_a2b.hex"), 2);
-    let (b_handshake, b_packets) = handshake_messages(&hex_file("otp25_b2a.hex"), 3);
-    Capture {
-        a_handshake,
-        b_handshake,
-        a_packets,
-        b_packets,
-    }
+/// The capture, parsed once per test binary.
+pub fn capture() -> &'static Capture {
+    static CAPTURE: std::sync::OnceLock<Capture> = std::sync::OnceLock::new();
+    CAPTURE.get_or_init(|| {
+        let (a_handshake, a_packets) = handshake_messages(&hex_file("otp25_a2b.hex"), 2);
+        let (b_handshake, b_packets) = handshake_messages(&hex_file("otp25_b2a.hex"), 3);
+        Capture {
+            a_handshake,
+            b_handshake,
+            a_packets,
+            b_packets,
+        }
+    })
 }
 
 /// The flags both OTP 25 nodes sent.
