@@ -367,7 +367,7 @@ async fn data_after_a_registration_unregisters_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stalled_clients_do_not_stall_others_and_time_out() {
     let mut config = EpmdConfig::loopback(0);
-    config.packet_timeout = Duration::from_secs(1);
+    config.packet_timeout = Duration::from_secs(3);
     let (h, client) = start(config).await;
     let port = h.port();
     let _reg = client
@@ -394,7 +394,7 @@ async fn stalled_clients_do_not_stall_others_and_time_out() {
         );
     }
     assert!(
-        t.elapsed() < Duration::from_millis(900),
+        t.elapsed() < Duration::from_millis(2500),
         "others were stalled: {:?}",
         t.elapsed()
     );
@@ -413,7 +413,7 @@ async fn stalled_clients_do_not_stall_others_and_time_out() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn thousands_of_connections() {
     // Each connection costs two descriptors in this process (client and server side).
-    let limit = support::open_files_limit().unwrap_or(1024);
+    let limit = support::raise_open_files_limit(8192).unwrap_or(1024);
     let n = (limit.saturating_sub(200) / 2).min(2500) as usize;
     eprintln!("open files limit {limit}: using {n} concurrent connections");
     assert!(

@@ -253,6 +253,44 @@ pub fn open_files_limit() -> Option<u64> {
     line.split_whitespace().nth(3)?.parse().ok()
 }
 
+/// Raises this process's soft limit of open files towards `want` (never above the hard
+/// limit) and returns the soft limit afterwards.
+#[cfg(target_os = "linux")]
+pub fn raise_open_files_limit(want: u64) -> Option<u64> {
+    #[repr(C)]
+    struct RLimit {
+        cur: u64,
+        max: u64,
+    }
+    const RLIMIT_NOFILE: i32 = 7;
+    extern "C" {
+        fn getrlimit(resource: i32, rlim: *mut RLimit) -> i32;
+        fn setrlimit(resource: i32, rlim: *const RLimit) -> i32;
+    }
+    let mut lim = RLimit { cur: 0, max: 0 };
+    // SAFETY: getrlimit and setrlimit only read or write the struct passed, which has the
+    // layout of Linux's `struct rlimit` (two `rlim_t`, 64-bit on Linux).
+    unsafe {
+        if getrlimit(RLIMIT_NOFILE, &mut lim) != 0 {
+            return open_files_limit();
+        }
+        if lim.cur < want {
+            let raised = RLimit {
+                cur: want.min(lim.max),
+                max: lim.max,
+            };
+            setrlimit(RLIMIT_NOFILE, &raised);
+        }
+    }
+    open_files_limit()
+}
+
+/// Raises this process's soft limit of open files (not supported here: returns it).
+#[cfg(not(target_os = "linux"))]
+pub fn raise_open_files_limit(_want: u64) -> Option<u64> {
+    open_files_limit()
+}
+
 /// Sends KILL_REQ until EPMD answers OK or stops accepting (5 s at most).
 pub fn kill_epmd(port: u16) -> bool {
     wait_until(Duration::from_secs(5), || {
