@@ -204,18 +204,27 @@ pub fn describe(flags: u64) -> String {
     parts.join("|")
 }
 
-/// The flags a ferrobeam node advertises by default: everything it implements at the
-/// protocol level. [`PUBLISHED`] is added for visible nodes.
+/// The flags a ferrobeam node advertises by default: everything the protocol layer
+/// implements. [`PUBLISHED`] is added for visible nodes.
 ///
-/// [`DIST_MONITOR`], [`DIST_MONITOR_NAME`], [`SPAWN`], [`ALIAS`], [`FRAGMENTS`] and
-/// [`DIST_HDR_ATOM_CACHE`] are left for the node layer to add once it implements them.
+/// [`DIST_HDR_ATOM_CACHE`] and [`FRAGMENTS`] are included: a connection that uses
+/// [`crate::dist_header::DistReceiver`] and [`crate::dist_header::DistSender`] handles
+/// the distribution header, the atom cache and fragments (checked against OTP 25).
+/// [`DIST_MONITOR`], [`DIST_MONITOR_NAME`], [`SPAWN`] and [`ALIAS`] are left for the
+/// node layer to add once it implements monitors, remote spawn and aliases.
 pub const DEFAULT: u64 = MANDATORY
     | MANDATORY_25_DIGEST
     | SMALL_ATOM_TAGS
     | UNICODE_IO
     | SEND_SENDER
     | BIG_SEQTRACE_LABELS
-    | EXIT_PAYLOAD;
+    | EXIT_PAYLOAD
+    | DIST_HDR_ATOM_CACHE
+    | FRAGMENTS;
+
+/// Flags that select the packet layout; without them the connection uses pass-through
+/// packets (see [`crate::dist_header::SendMode::for_flags`]).
+pub const HEADER_FLAGS: u64 = DIST_HDR_ATOM_CACHE | FRAGMENTS;
 
 #[cfg(test)]
 mod tests {

@@ -8,10 +8,12 @@
 use bytes::Bytes;
 use ferrobeam_proto::control::ControlMessage;
 use ferrobeam_proto::dist_header::{DistReceiver, DistSender, SendMode};
-use ferrobeam_proto::epmd::{Port2Resp, Request};
+use ferrobeam_proto::epmd::{AliveResp, NodeInfo, Port2Resp, Request};
 use ferrobeam_proto::flags;
 use ferrobeam_proto::framing::{Frame, FrameDecoder};
-use ferrobeam_proto::handshake::{Config, Cookie, Event, Handshake};
+use ferrobeam_proto::handshake::{
+    accept_status, AcceptStatus, Config, Cookie, Event, ExistingConnection, Handshake, PeerName,
+};
 use ferrobeam_term::{Atom, Pid, Term};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -97,7 +99,7 @@ struct ErlNode {
     lines: mpsc::Receiver<String>,
 }
 
-fn start_erl(epmd_port: u16, cookie: &str) -> ErlNode {
+fn start_erl(epmd_port: u16, cookie: &str, eval: &str) -> ErlNode {
     let sname = format!("fbprobe{}x{}", std::process::id(), epmd_port);
     let mut child = Command::new("erl")
         .env("ERL_EPMD_PORT", epmd_port.to_string())
@@ -110,7 +112,7 @@ fn start_erl(epmd_port: u16, cookie: &str) -> ErlNode {
             "-start_epmd",
             "false",
             "-eval",
-            PROBE,
+            eval,
         ])
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -163,7 +165,7 @@ fn port_please(epmd_port: u16, name: &str) -> u16 {
 fn echo_through_real_erl(our_flags: u64, payload: Vec<u8>) -> (u64, Term, [usize; 4]) {
     let cookie = "interop_cookie";
     let (_epmd, epmd_port) = start_epmd();
-    let node = start_erl(epmd_port, cookie);
+    let node = start_erl(epmd_port, cookie, PROBE);
     let (alive, host) = node.name.split_once('@').expect("node name");
     let port = port_please(epmd_port, alive);
 
@@ -275,7 +277,8 @@ fn real_erl_pass_through() {
     }
     // No DIST_HDR_ATOM_CACHE and no FRAGMENTS: both directions use pass-through packets.
     let payload = b"hello from rust".to_vec();
-    let (negotiated, reply, kinds) = echo_through_real_erl(flags::DEFAULT, payload.clone());
+    let (negotiated, reply, kinds) =
+        echo_through_real_erl(flags::DEFAULT & !flags::HEADER_FLAGS, payload.clone());
     assert_eq!(DistSender::new(negotiated).mode(), SendMode::PassThrough);
     assert!(kinds[0] >= 1 && kinds[1..] == [0, 0, 0], "{kinds:?}");
     check_reply(&reply, &payload);
@@ -311,8 +314,10 @@ fn real_erl_header_with_only_one_of_the_two_flags() {
         (flags::FRAGMENTS, SendMode::Fragments),
         (flags::DIST_HDR_ATOM_CACHE, SendMode::Header),
     ] {
-        let (negotiated, reply, kinds) =
-            echo_through_real_erl(flags::DEFAULT | extra, payload.clone());
+        let (negotiated, reply, kinds) = echo_through_real_erl(
+            (flags::DEFAULT & !flags::HEADER_FLAGS) | extra,
+            payload.clone(),
+        );
         assert_eq!(DistSender::new(negotiated).mode(), mode);
         assert_eq!(kinds[0], 0, "{mode:?}: {kinds:?}");
         if mode == SendMode::Header {
@@ -322,4 +327,138 @@ fn real_erl_header_with_only_one_of_the_two_flags() {
         }
         check_reply(&reply, &payload);
     }
+}
+
+#[test]
+fn real_erl_dials_our_acceptor() {
+    if !erlang_available() {
+        return;
+    }
+    let cookie = "interop_cookie";
+    let (_epmd, epmd_port) = start_epmd();
+
+    // Listen and register with epmd, as a node does; the registration lives as long as
+    // this socket.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let alive = format!("rustacc{}", std::process::id());
+    let mut info = NodeInfo::new(alive.clone(), port);
+    info.lowest_version = 6;
+    let mut reg = TcpStream::connect(("127.0.0.1", epmd_port)).unwrap();
+    reg.write_all(&Request::Alive2(info).encode().unwrap())
+        .unwrap();
+    let mut resp = [0u8; 6];
+    reg.read_exact(&mut resp).unwrap();
+    let (alive_resp, _) = AliveResp::decode(&resp).unwrap().unwrap();
+    assert!(alive_resp.is_ok());
+    let creation = alive_resp.creation();
+
+    // The erl node dials us, sends {probe, Us} ! {hello, Self, <<"abc">>} and waits for
+    // {reply, ok}.
+    let host = {
+        let out = Command::new("erl")
+            .args(["-noshell", "-sname", "hostprobe", "-start_epmd", "false", "-eval"])
+            .arg("io:format(\"~s\", [lists:nth(2, string:split(atom_to_list(node()), \"@\"))]), halt().")
+            .env("ERL_EPMD_PORT", epmd_port.to_string())
+            .output()
+            .expect("erl");
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    };
+    let ours = format!("{alive}@{host}");
+    let eval = format!(
+        "io:format(\"READY ~s~n\", [node()]), \
+         io:format(\"CONNECT ~p~n\", [net_kernel:connect_node('{ours}')]), \
+         {{probe, '{ours}'}} ! {{hello, self(), <<\"abc\">>}}, \
+         receive {{reply, R}} -> io:format(\"REPLY ~p~n\", [R]) \
+         after 15000 -> io:format(\"TIMEOUT~n\") end."
+    );
+    let node = start_erl(epmd_port, cookie, &eval);
+
+    listener.set_nonblocking(false).unwrap();
+    let (mut sock, _) = listener.accept().unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let our_name = Atom::new(&ours);
+    let mut cfg = Config::new(our_name.clone(), Cookie::new(cookie), 0x0bad_cafe);
+    cfg.creation = creation;
+    let mut hs = Handshake::acceptor(cfg).unwrap();
+    let mut buf = vec![0u8; 64 * 1024];
+    let completed = loop {
+        while let Some(out) = hs.poll_transmit() {
+            sock.write_all(&out).unwrap();
+        }
+        match hs.poll_event() {
+            Some(Event::PeerIdentified {
+                name: PeerName::Node(peer),
+                ..
+            }) => {
+                assert_eq!(peer, node.name.as_str());
+                let st = accept_status(&our_name, &peer, ExistingConnection::None);
+                assert_eq!(st, AcceptStatus::Ok);
+                hs.accept(st).unwrap();
+                continue;
+            }
+            Some(Event::Completed(c)) => break c,
+            Some(other) => panic!("unexpected {other:?}"),
+            None => {}
+        }
+        let n = sock.read(&mut buf).expect("read handshake");
+        assert!(n > 0, "erl closed the connection during the handshake");
+        hs.feed(&buf[..n]).expect("handshake");
+    };
+    while let Some(out) = hs.poll_transmit() {
+        sock.write_all(&out).unwrap();
+    }
+    assert_eq!(completed.peer_name, node.name.as_str());
+
+    let mut frames = FrameDecoder::new();
+    frames.push(&hs.take_leftover());
+    let mut receiver = DistReceiver::default();
+    let mut sender = DistSender::new(completed.flags);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    'outer: loop {
+        while let Some(f) = frames.next_frame() {
+            let Frame::Data(body) = f.expect("frame") else {
+                continue;
+            };
+            let Some(rx) = receiver.receive(body).expect("packet") else {
+                continue;
+            };
+            match ControlMessage::from_term(rx.control, rx.message).expect("control") {
+                ControlMessage::RegSend { to, message, .. } if to == "probe" => {
+                    let t = message.as_tuple().expect("tuple").to_vec();
+                    assert!(t[0].is_atom("hello"));
+                    assert_eq!(t[2].as_binary().map(|b| &b[..]), Some(&b"abc"[..]));
+                    let from = t[1].as_pid().expect("pid").clone();
+                    let reply = ControlMessage::SendSender {
+                        from: Pid::new(our_name.clone(), 1, 0, creation),
+                        to: from,
+                        message: Term::tuple(vec![Term::atom("reply"), Term::atom("ok")]),
+                    };
+                    let mut out = Vec::new();
+                    reply.encode(&mut sender, &mut out).unwrap();
+                    sock.write_all(&out).unwrap();
+                    break 'outer;
+                }
+                other => eprintln!("ignoring {}", other.name()),
+            }
+        }
+        assert!(Instant::now() < deadline, "no message from erl");
+        let n = sock.read(&mut buf).expect("read");
+        assert!(n > 0, "erl closed the connection");
+        frames.push(&buf[..n]);
+    }
+    let mut seen = Vec::new();
+    while !seen
+        .iter()
+        .any(|l: &String| l.starts_with("REPLY") || l == "TIMEOUT")
+    {
+        match node.lines.recv_timeout(Duration::from_secs(20)) {
+            Ok(l) => seen.push(l),
+            Err(_) => panic!("erl said nothing: {seen:?}"),
+        }
+    }
+    assert!(seen.contains(&"CONNECT true".to_string()), "{seen:?}");
+    assert!(seen.contains(&"REPLY ok".to_string()), "{seen:?}");
+    drop(reg);
 }
