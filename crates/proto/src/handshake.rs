@@ -557,6 +557,13 @@ impl Handshake {
         self.state
     }
 
+    /// The peer's node name, once known: the dialed node for an initiator; for an
+    /// acceptor, after its name message (after [`AcceptStatus::Named`] for a
+    /// dynamic-name peer).
+    pub fn peer_name(&self) -> Option<&Atom> {
+        self.peer_name.as_ref()
+    }
+
     /// True once [`Event::Completed`] has been produced.
     pub fn is_complete(&self) -> bool {
         self.state == State::Complete
