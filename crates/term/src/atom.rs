@@ -48,18 +48,54 @@ enum Repr {
 impl Atom {
     /// Makes an atom from its text. The text is not checked for Erlang's 255-character
     /// limit; use [`Atom::try_new`] for untrusted input.
+    #[inline]
     pub fn new(text: &str) -> Atom {
         let bytes = text.as_bytes();
         if bytes.len() <= INLINE_CAP {
-            let mut buf = [0u8; INLINE_CAP];
-            buf[..bytes.len()].copy_from_slice(bytes);
-            Atom(Repr::Inline {
-                len: bytes.len() as u8,
-                buf,
-            })
+            Atom::inline(bytes)
         } else {
             Atom(Repr::Heap(Arc::from(text)))
         }
+    }
+
+    /// Makes an atom from bytes that the caller has checked are ASCII (so valid UTF-8).
+    /// Used by the ETF decoder, which checks ASCII anyway and need not validate twice.
+    #[inline]
+    pub(crate) fn from_ascii(bytes: &[u8]) -> Atom {
+        debug_assert!(bytes.is_ascii());
+        if bytes.len() <= INLINE_CAP {
+            Atom::inline(bytes)
+        } else {
+            match std::str::from_utf8(bytes) {
+                Ok(s) => Atom(Repr::Heap(Arc::from(s))),
+                Err(_) => Atom::inline(&[]),
+            }
+        }
+    }
+
+    /// An inline atom of at most `INLINE_CAP` bytes (longer input is cut).
+    #[inline(always)]
+    fn inline(bytes: &[u8]) -> Atom {
+        let src = &bytes[..bytes.len().min(INLINE_CAP)];
+        let n = src.len();
+        // Fixed-size copies (overlapping when needed) instead of a `memcpy` call of
+        // variable length: atoms are short and made by the million.
+        let mut buf = [0u8; INLINE_CAP];
+        if n >= 8 {
+            buf[..8].copy_from_slice(&src[..8]);
+            if n > 16 {
+                buf[8..16].copy_from_slice(&src[8..16]);
+            }
+            buf[n - 8..n].copy_from_slice(&src[n - 8..]);
+        } else if n >= 4 {
+            buf[..4].copy_from_slice(&src[..4]);
+            buf[n - 4..n].copy_from_slice(&src[n - 4..]);
+        } else if n > 0 {
+            buf[0] = src[0];
+            buf[n / 2] = src[n / 2];
+            buf[n - 1] = src[n - 1];
+        }
+        Atom(Repr::Inline { len: n as u8, buf })
     }
 
     /// Makes an atom, refusing text longer than Erlang's limit of 255 characters.

@@ -55,19 +55,31 @@ fn depth_limit_applies_to_tuples_lists_and_maps() {
     assert!(d(nested_tuples(4)).is_err());
 }
 
+fn nested_maps(depth: usize) -> Vec<u8> {
+    let mut v = vec![131];
+    for _ in 0..depth {
+        v.extend_from_slice(&[tag::MAP, 0, 0, 0, 1, tag::SMALL_INTEGER, 1]);
+    }
+    v.push(tag::NIL);
+    v
+}
+
 #[test]
 fn deep_nesting_does_not_overflow_a_small_stack() {
-    // The default limit must be safe on a modest thread stack (decode and drop).
-    let big = DecodeOptions {
-        max_depth: 512,
-        ..opts()
-    };
+    // The default limit must be safe on a 1 MiB thread stack, in debug builds too
+    // (decode, compare and drop). Threads get 2 MiB by default.
+    let opts = DecodeOptions::default();
     std::thread::Builder::new()
-        .stack_size(256 * 1024)
+        .stack_size(1024 * 1024)
         .spawn(move || {
-            for input in [nested_tuples(512), nested_lists(512)] {
-                let (t, _) = etf::decode_with(Bytes::from(input), &big).unwrap();
+            for input in [nested_tuples(512), nested_lists(512), nested_maps(512)] {
+                let (t, _) = etf::decode_with(Bytes::from(input.clone()), &opts).unwrap();
+                let (u, _) = etf::decode_with(Bytes::from(input), &opts).unwrap();
+                assert_eq!(t, u);
                 drop(t);
+            }
+            for input in [nested_tuples(513), nested_lists(513), nested_maps(513)] {
+                assert!(etf::decode_with(Bytes::from(input), &opts).is_err());
             }
         })
         .unwrap()

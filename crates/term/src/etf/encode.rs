@@ -1,7 +1,7 @@
 //! The encoder: `term_to_binary/1`, byte for byte.
 //!
-//! Two passes over the term: [`encoded_len_with`] computes the exact size, so the output
-//! buffer is reserved once, then [`encode_with`] writes. Neither allocates per term.
+//! One pass over the term, appending to a `Vec<u8>`; nothing is allocated per term.
+//! [`encoded_len_with`] computes the exact size separately, for callers that need it.
 
 use super::{tag, EncodeOptions, VERSION};
 use crate::{Atom, BigInt, Fun, FunKind, Pid, Port, Ref, Term};
@@ -23,7 +23,9 @@ const MAX_STRING_EXT: usize = u16::MAX as usize;
 /// float is written as its bits (and refused by decoders), and an atom longer than 65535
 /// bytes is cut at a character boundary.
 pub fn encode_with(term: &Term, opts: &EncodeOptions, out: &mut Vec<u8>) {
-    out.reserve(encoded_len_with(term, opts));
+    // No sizing pass: a reused buffer already has room, and a fresh one grows a few
+    // times at most. Large binaries reserve exactly when they are written.
+    out.reserve(size_hint(term) + 1);
     if opts.version {
         out.push(VERSION);
     }
@@ -32,6 +34,27 @@ pub fn encode_with(term: &Term, opts: &EncodeOptions, out: &mut Vec<u8>) {
         utf8_atoms: opts.utf8_atoms,
     }
     .term(term);
+}
+
+/// A cheap lower estimate of the encoded size: exact for binaries, one level deep.
+pub(super) fn size_hint(term: &Term) -> usize {
+    fn shallow(t: &Term) -> usize {
+        match t {
+            Term::Binary(b) => 5 + b.len(),
+            Term::BitBinary { data, .. } => 6 + data.len(),
+            _ => 16,
+        }
+    }
+    match term {
+        Term::Tuple(v) | Term::List(v) => 5 + v.iter().map(shallow).sum::<usize>(),
+        Term::Map(m) => {
+            5 + m
+                .iter()
+                .map(|(k, v)| shallow(k) + shallow(v))
+                .sum::<usize>()
+        }
+        t => shallow(t),
+    }
 }
 
 /// The exact number of bytes [`encode_with`] appends for `term` with `opts`.
@@ -232,7 +255,25 @@ impl Enc<'_> {
         self.u32(n as u32);
     }
 
+    /// An atom. ASCII atoms of up to 255 bytes, nearly all of them, take the fast path.
+    #[inline]
     pub(super) fn atom(&mut self, a: &Atom) {
+        let b = a.as_bytes();
+        if b.len() <= 255 && b.is_ascii() {
+            if self.utf8_atoms {
+                self.out
+                    .extend_from_slice(&[tag::SMALL_ATOM_UTF8, b.len() as u8]);
+            } else {
+                self.out.extend_from_slice(&[tag::ATOM, 0, b.len() as u8]);
+            }
+            self.out.extend_from_slice(b);
+        } else {
+            self.atom_slow(a);
+        }
+    }
+
+    #[inline(never)]
+    fn atom_slow(&mut self, a: &Atom) {
         match atom_form(a, self.utf8_atoms) {
             AtomForm::Ascii(b) if !self.utf8_atoms => {
                 self.out.push(tag::ATOM);
@@ -262,8 +303,8 @@ impl Enc<'_> {
         if (0..=255).contains(&i) {
             self.out.extend_from_slice(&[tag::SMALL_INTEGER, i as u8]);
         } else if let Ok(v) = i32::try_from(i) {
-            self.out.push(tag::INTEGER);
-            self.out.extend_from_slice(&v.to_be_bytes());
+            let [a, b, c, d] = v.to_be_bytes();
+            self.out.extend_from_slice(&[tag::INTEGER, a, b, c, d]);
         } else {
             let (m, n) = i64_magnitude(i);
             self.out
@@ -302,7 +343,7 @@ impl Enc<'_> {
             self.out.push(tag::LIST);
             self.len32(l.len());
             for e in l {
-                self.term(e);
+                self.elem(e);
             }
             self.out.push(tag::NIL);
         }
@@ -357,6 +398,33 @@ impl Enc<'_> {
         }
     }
 
+    /// An element of a container: the common leaves inline, anything else through
+    /// [`Enc::term`], saving a call per element.
+    #[inline(always)]
+    fn elem(&mut self, t: &Term) {
+        match t {
+            Term::Int(i) => self.int(*i),
+            Term::Atom(a) => self.atom(a),
+            Term::Binary(b) => self.binary(b),
+            Term::Float(f) => self.float(*f),
+            _ => self.term(t),
+        }
+    }
+
+    #[inline(always)]
+    fn binary(&mut self, b: &[u8]) {
+        let [x, y, z, w] = (b.len() as u32).to_be_bytes();
+        self.out.extend_from_slice(&[tag::BINARY, x, y, z, w]);
+        self.out.extend_from_slice(b);
+    }
+
+    #[inline(always)]
+    fn float(&mut self, f: f64) {
+        let [a, b, c, d, e, g, h, i] = f.to_bits().to_be_bytes();
+        self.out
+            .extend_from_slice(&[tag::NEW_FLOAT, a, b, c, d, e, g, h, i]);
+    }
+
     pub(super) fn term(&mut self, t: &Term) {
         match t {
             Term::Int(i) => self.int(*i),
@@ -370,29 +438,22 @@ impl Enc<'_> {
                     self.len32(e.len());
                 }
                 for x in e {
-                    self.term(x);
+                    self.elem(x);
                 }
             }
-            Term::Binary(b) => {
-                self.out.push(tag::BINARY);
-                self.len32(b.len());
-                self.out.extend_from_slice(b);
-            }
+            Term::Binary(b) => self.binary(b),
             Term::List(l) => self.list(l),
             Term::Pid(p) => self.pid(p),
             Term::Ref(r) => self.reference(r),
             Term::Map(m) => {
                 self.out.push(tag::MAP);
                 self.len32(m.len());
-                for (k, v) in m.iter() {
-                    self.term(k);
-                    self.term(v);
+                for (k, v) in m.entries() {
+                    self.elem(k);
+                    self.elem(v);
                 }
             }
-            Term::Float(f) => {
-                self.out.push(tag::NEW_FLOAT);
-                self.out.extend_from_slice(&f.to_bits().to_be_bytes());
-            }
+            Term::Float(f) => self.float(*f),
             Term::BigInt(b) => self.bigint(b),
             Term::BitBinary { data, bits } => {
                 if *bits == 0 || *bits >= 8 || data.is_empty() {

@@ -18,8 +18,9 @@
 //!   `V4_PORT_EXT` above (as OTP 25 does), references as `NEWER_REFERENCE_EXT`;
 //! * export funs (`fun m:f/a`) from their fields, closures as the bytes they were received as.
 //!
-//! The encoder computes the exact size first ([`encoded_len`]) and writes into a buffer
-//! reserved once.
+//! The encoder makes no sizing pass: it writes into the caller's buffer (reused by a
+//! connection writer, so already large enough), reserving exactly for large binaries.
+//! [`encoded_len`] gives the exact size when a caller needs it up front.
 //!
 //! # Decoding
 //!
@@ -199,9 +200,8 @@ impl Default for EncodeOptions {
 /// Encodes a term, with the leading version byte 131, exactly as OTP 25's
 /// `term_to_binary/1` does.
 pub fn encode(term: &crate::Term) -> Vec<u8> {
-    let opts = EncodeOptions::default();
-    let mut v = Vec::with_capacity(encoded_len_with(term, &opts));
-    encode_with(term, &opts, &mut v);
+    let mut v = Vec::new();
+    encode_with(term, &EncodeOptions::default(), &mut v);
     v
 }
 
