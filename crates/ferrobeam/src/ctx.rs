@@ -1,0 +1,662 @@
+//! The process context: what a process function uses to act as its process.
+
+use crate::error::{LinkError, SendError, SpawnError};
+use crate::node::{Node, Setup};
+use crate::process::{lock, AliasMode, MonitorOut, Proc};
+use crate::reason::{self, ExitUnwind, IntoExitReason};
+use crate::signal::{Ctl, Dest, Sig, Watcher};
+use ferrobeam_term::{Atom, Pid, Ref, Term};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::time::Sleep;
+
+/// The context of a process: its pid, its mailbox, its links and monitors.
+///
+/// A process function receives its `Ctx` by value. Clones act as the same process (use
+/// them, for example, to hand the context to a helper future); the state they share is
+/// behind locks, so a clone used from another task is safe, but that task is not the
+/// process and is not stopped when the process exits.
+///
+/// ```
+/// use ferrobeam::{Node, Term};
+/// use std::time::Duration;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let node = Node::new();
+/// let out = node.run(|ctx| async move {
+///     let me = ctx.self_pid().clone();
+///     ctx.send(&me, Term::atom("b")).unwrap();
+///     ctx.send(&me, Term::atom("a")).unwrap();
+///     // Selective receive: takes `a`, leaves `b` in the queue.
+///     let a = ctx.receive_match(|t| t.is_atom("a")).await;
+///     let b = ctx.receive().await;
+///     let none = ctx.receive_timeout(Duration::from_millis(10)).await;
+///     (a, b, none)
+/// }).await.unwrap();
+/// assert_eq!(out, (Term::atom("a"), Term::atom("b"), None));
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct Ctx {
+    pub(crate) proc: Arc<Proc>,
+    pub(crate) node: Node,
+}
+
+impl std::fmt::Debug for Ctx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Ctx({:?})", self.proc.pid)
+    }
+}
+
+impl Ctx {
+    pub(crate) fn new(proc: Arc<Proc>, node: Node) -> Ctx {
+        Ctx { proc, node }
+    }
+
+    /// The pid of this process (`self()`).
+    #[inline]
+    pub fn self_pid(&self) -> &Pid {
+        &self.proc.pid
+    }
+
+    /// The node this process runs on.
+    #[inline]
+    pub fn node(&self) -> &Node {
+        &self.node
+    }
+
+    // ----- messages -----------------------------------------------------------------
+
+    /// Sends a message (`Dest ! Msg`). Sending to a pid never fails (a message to a
+    /// process that is not alive is dropped). Sending to a local name that is not
+    /// registered is an error ([`SendError::NotRegistered`], Erlang's `badarg`); a send
+    /// to `{Name, Node}` is never an error.
+    #[inline]
+    pub fn send(&self, dest: impl Into<Dest>, message: impl Into<Term>) -> Result<(), SendError> {
+        self.node
+            .send_from(Some(&self.proc.pid), dest.into(), message.into())
+    }
+
+    /// Sends a typed message, converted to a term through the serde mapping.
+    pub fn send_typed<T: serde::Serialize + ?Sized>(
+        &self,
+        dest: impl Into<Dest>,
+        message: &T,
+    ) -> Result<(), SendError> {
+        let t = ferrobeam_term::to_term(message)?;
+        self.send(dest, t)
+    }
+
+    /// Takes the next message, waiting for one.
+    pub fn receive(&self) -> Receive<'_, fn(&Term) -> bool> {
+        Receive::new(self, None, None)
+    }
+
+    /// Takes the next message, or `None` after `timeout` (Erlang's `after`). A zero
+    /// timeout only looks at the messages already there.
+    pub fn receive_timeout(&self, timeout: Duration) -> ReceiveTimeout<'_, fn(&Term) -> bool> {
+        ReceiveTimeout(Receive::new(self, None, Some(timeout)))
+    }
+
+    /// Selective receive: takes the first message for which `pred` is true, leaving the
+    /// others in order, waiting if there is none.
+    pub fn receive_match<P: FnMut(&Term) -> bool + Unpin>(&self, pred: P) -> Receive<'_, P> {
+        Receive::new(self, Some(pred), None)
+    }
+
+    /// Selective receive with a timeout: `None` if no message matches within `timeout`.
+    pub fn receive_match_timeout<P: FnMut(&Term) -> bool + Unpin>(
+        &self,
+        pred: P,
+        timeout: Duration,
+    ) -> ReceiveTimeout<'_, P> {
+        ReceiveTimeout(Receive::new(self, Some(pred), Some(timeout)))
+    }
+
+    /// Takes a typed message: the next message is read through the serde mapping;
+    /// `Err` gives back a message that does not have the shape of `T` (it is removed
+    /// from the queue all the same).
+    pub async fn receive_typed<T: serde::de::DeserializeOwned + 'static>(&self) -> Result<T, Term> {
+        let m = self.receive().await;
+        crate::convert::decode::<T>(m)
+    }
+
+    /// Removes and returns every message in the queue, without waiting.
+    pub fn flush(&self) -> Vec<Term> {
+        let mut local = lock(&self.proc.local);
+        self.proc.drain(&mut local, &self.node, None);
+        local.removals += local.mailbox.len() as u64;
+        local.mailbox.drain(..).collect()
+    }
+
+    /// The number of messages waiting (`process_info(self(), message_queue_len)`).
+    pub fn message_queue_len(&self) -> usize {
+        self.proc.message_queue_len()
+    }
+
+    /// Polls for a message; with `pred`, the first that matches. Registers the waker
+    /// when there is none.
+    fn poll_message<P: FnMut(&Term) -> bool>(
+        &self,
+        cx: &mut Context<'_>,
+        pred: Option<&mut P>,
+        scan: &mut Scan,
+    ) -> Poll<Term> {
+        let mut local = lock(&self.proc.local);
+        if local.pending_exit.is_some() {
+            // The process task ends the process after this poll.
+            return Poll::Pending;
+        }
+        match pred {
+            None => loop {
+                if let Some(m) = local.mailbox.pop_front() {
+                    local.removals += 1;
+                    return Poll::Ready(m);
+                }
+                self.proc.drain(&mut local, &self.node, Some(cx.waker()));
+                if local.mailbox.is_empty() {
+                    return Poll::Pending;
+                }
+            },
+            Some(pred) => loop {
+                if scan.removals != local.removals {
+                    scan.pos = 0;
+                    scan.removals = local.removals;
+                }
+                while scan.pos < local.mailbox.len() {
+                    if pred(&local.mailbox[scan.pos]) {
+                        let m = local.mailbox.remove(scan.pos).expect("in range");
+                        local.removals += 1;
+                        return Poll::Ready(m);
+                    }
+                    scan.pos += 1;
+                }
+                self.proc.drain(&mut local, &self.node, Some(cx.waker()));
+                if scan.pos >= local.mailbox.len() || local.pending_exit.is_some() {
+                    return Poll::Pending;
+                }
+            },
+        }
+    }
+
+    // ----- spawning -----------------------------------------------------------------
+
+    /// Spawns a process (`spawn/1`). See [`Node::spawn`].
+    pub fn spawn<F, Fut>(&self, f: F) -> Pid
+    where
+        F: FnOnce(Ctx) -> Fut + Send + 'static,
+        Fut: Future + Send + 'static,
+        Fut::Output: IntoExitReason,
+    {
+        self.node.spawn(f)
+    }
+
+    /// Spawns a process linked to this one (`spawn_link/1`), atomically.
+    pub fn spawn_link<F, Fut>(&self, f: F) -> Pid
+    where
+        F: FnOnce(Ctx) -> Fut + Send + 'static,
+        Fut: Future + Send + 'static,
+        Fut::Output: IntoExitReason,
+    {
+        let setup = Setup {
+            link: Some(self.proc.pid.clone()),
+            monitor: None,
+        };
+        self.node
+            .spawn_setup(f, setup, |pid| self.add_link_local(pid))
+    }
+
+    /// Spawns a process monitored by this one (`spawn_monitor/1`), atomically.
+    pub fn spawn_monitor<F, Fut>(&self, f: F) -> (Pid, Ref)
+    where
+        F: FnOnce(Ctx) -> Fut + Send + 'static,
+        Fut: Future + Send + 'static,
+        Fut::Output: IntoExitReason,
+    {
+        let r = self.node.make_ref();
+        let setup = Setup {
+            link: None,
+            monitor: Some((r.clone(), Watcher::Pid(self.proc.pid.clone()))),
+        };
+        let pid = self
+            .node
+            .spawn_setup(f, setup, |pid| self.add_monitor_out(pid, &r));
+        (pid, r)
+    }
+
+    /// Spawns the function registered as `{Module, Function}` (see
+    /// [`Node::register_fn`]).
+    pub fn spawn_mfa(
+        &self,
+        module: impl Into<Atom>,
+        function: impl Into<Atom>,
+        args: Vec<Term>,
+    ) -> Result<Pid, SpawnError> {
+        self.node.spawn_mfa(module, function, args)
+    }
+
+    /// Spawns the function registered as `{Module, Function}`, linked to this process.
+    pub fn spawn_link_mfa(
+        &self,
+        module: impl Into<Atom>,
+        function: impl Into<Atom>,
+        args: Vec<Term>,
+    ) -> Result<Pid, SpawnError> {
+        let setup = Setup {
+            link: Some(self.proc.pid.clone()),
+            monitor: None,
+        };
+        self.node
+            .spawn_mfa_setup(module.into(), function.into(), args, setup, |pid| {
+                self.add_link_local(pid)
+            })
+    }
+
+    /// Spawns the function registered as `{Module, Function}`, monitored by this
+    /// process.
+    pub fn spawn_monitor_mfa(
+        &self,
+        module: impl Into<Atom>,
+        function: impl Into<Atom>,
+        args: Vec<Term>,
+    ) -> Result<(Pid, Ref), SpawnError> {
+        let r = self.node.make_ref();
+        let setup = Setup {
+            link: None,
+            monitor: Some((r.clone(), Watcher::Pid(self.proc.pid.clone()))),
+        };
+        let pid =
+            self.node
+                .spawn_mfa_setup(module.into(), function.into(), args, setup, |pid| {
+                    self.add_monitor_out(pid, &r)
+                })?;
+        Ok((pid, r))
+    }
+
+    fn add_link_local(&self, pid: &Pid) {
+        lock(&self.proc.local).ext().links.insert(pid.clone());
+    }
+
+    fn add_monitor_out(&self, pid: &Pid, r: &Ref) {
+        lock(&self.proc.local).ext().monitors_out.insert(
+            r.clone(),
+            MonitorOut {
+                target: Dest::Pid(pid.clone()),
+                object: Term::Pid(pid.clone()),
+                alias: None,
+            },
+        );
+    }
+
+    // ----- links and exits ----------------------------------------------------------
+
+    /// Links this process to `pid` (`link/1`). Linking to itself or to a process it is
+    /// already linked to does nothing.
+    ///
+    /// If `pid` is a local process that does not exist: a process that traps exits gets
+    /// `{'EXIT', Pid, noproc}`; one that does not gets `Err` (Erlang raises `noproc`).
+    pub fn link(&self, pid: &Pid) -> Result<(), LinkError> {
+        if *pid == self.proc.pid {
+            return Ok(());
+        }
+        let me = self.proc.pid.clone();
+        if self.node.is_local(pid) {
+            let alive = self.node.lookup(pid).is_some_and(|p| !p.is_dead());
+            let mut local = lock(&self.proc.local);
+            if !alive {
+                if !local.trap_exit {
+                    return Err(LinkError(pid.clone()));
+                }
+                local.ext().links.insert(pid.clone());
+                drop(local);
+                let _ = self.proc.push(Sig::ctl(Ctl::Exit {
+                    from: pid.clone(),
+                    reason: reason::noproc(),
+                    link: true,
+                }));
+                return Ok(());
+            }
+            if !local.ext().links.insert(pid.clone()) {
+                return Ok(());
+            }
+        } else if !lock(&self.proc.local).ext().links.insert(pid.clone()) {
+            return Ok(());
+        }
+        self.node.send_ctl(pid, Ctl::Link(me.clone()), Some(&me));
+        Ok(())
+    }
+
+    /// Removes the link to `pid` (`unlink/1`). Afterwards the link has no effect on
+    /// this process (an `{'EXIT', Pid, _}` already in the queue stays there).
+    pub fn unlink(&self, pid: &Pid) {
+        let removed = lock(&self.proc.local)
+            .ext
+            .as_mut()
+            .is_some_and(|e| e.links.remove(pid));
+        if removed {
+            let me = self.proc.pid.clone();
+            self.node.send_ctl(pid, Ctl::Unlink(me.clone()), Some(&me));
+        }
+    }
+
+    /// The pids this process is linked to.
+    pub fn links(&self) -> Vec<Pid> {
+        lock(&self.proc.local)
+            .ext
+            .as_ref()
+            .map(|e| e.links.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Sets the `trap_exit` flag (`process_flag(trap_exit, Flag)`), returning the old
+    /// value. A process that traps exits receives exit signals as
+    /// `{'EXIT', From, Reason}` messages, except `kill` sent by `exit/2`.
+    pub fn trap_exit(&self, flag: bool) -> bool {
+        std::mem::replace(&mut lock(&self.proc.local).trap_exit, flag)
+    }
+
+    /// True if this process traps exits.
+    pub fn is_trapping_exits(&self) -> bool {
+        lock(&self.proc.local).trap_exit
+    }
+
+    /// Sends an exit signal to `pid` (`exit(Pid, Reason)`). `kill` kills it even if it
+    /// traps exits (its exit reason is then `killed`); `normal` does not end a process
+    /// that does not trap exits, unless it is this process.
+    pub fn exit(&self, pid: &Pid, reason: impl Into<Term>) {
+        let me = self.proc.pid.clone();
+        self.node.send_ctl(
+            pid,
+            Ctl::Exit {
+                from: me.clone(),
+                reason: reason.into(),
+                link: false,
+            },
+            Some(&me),
+        );
+    }
+
+    /// Ends this process now with `reason` (`exit(Reason)`). Works by unwinding, which
+    /// the process task catches; call it from the process's own task.
+    pub fn exit_self(&self, reason: impl Into<Term>) -> ! {
+        std::panic::resume_unwind(Box::new(ExitUnwind(reason.into())))
+    }
+
+    // ----- monitors -----------------------------------------------------------------
+
+    /// Monitors a process (`monitor(process, Target)`): a pid, a local name, or
+    /// `{Name, Node}`. When it ends, this process receives
+    /// `{'DOWN', Ref, process, Object, Reason}`, where `Object` is the pid, or
+    /// `{Name, Node}` for a monitor by name. If the target does not exist, the `DOWN`
+    /// comes at once with reason `noproc`.
+    pub fn monitor(&self, target: impl Into<Dest>) -> Ref {
+        self.monitor_inner(target.into(), None)
+    }
+
+    /// Monitors a process with the monitor reference also an alias
+    /// (`monitor(process, Target, [{alias, Mode}])`), as `gen:call` does. `mode` is
+    /// [`AliasMode::Demonitor`] or [`AliasMode::ReplyDemonitor`] (other modes act as
+    /// `Demonitor`).
+    pub fn monitor_alias(&self, target: impl Into<Dest>, mode: AliasMode) -> Ref {
+        let mode = match mode {
+            AliasMode::ReplyDemonitor => AliasMode::ReplyDemonitor,
+            _ => AliasMode::Demonitor,
+        };
+        self.monitor_inner(target.into(), Some(mode))
+    }
+
+    fn monitor_inner(&self, target: Dest, alias: Option<AliasMode>) -> Ref {
+        let me = self.proc.pid.clone();
+        let r = if alias.is_some() {
+            self.node.make_pid_ref(&me)
+        } else {
+            self.node.make_ref()
+        };
+        let node_name = self.node.name().clone();
+        // Resolve local names now: the monitor is then on the pid, and the DOWN names
+        // `{Name, Node}`.
+        let (target, object) = match target {
+            Dest::Pid(p) => (Some(Dest::Pid(p.clone())), Term::Pid(p)),
+            Dest::Name(n) => {
+                let obj = Term::tuple(vec![Term::Atom(n.clone()), Term::Atom(node_name)]);
+                (self.node.whereis(n.as_str()).map(Dest::Pid), obj)
+            }
+            Dest::Remote(n, nd) => {
+                let obj = Term::tuple(vec![Term::Atom(n.clone()), Term::Atom(nd.clone())]);
+                if nd == node_name {
+                    (self.node.whereis(n.as_str()).map(Dest::Pid), obj)
+                } else {
+                    (Some(Dest::Remote(n, nd)), obj)
+                }
+            }
+            Dest::Alias(a) => (None, Term::from(a)),
+        };
+        {
+            let mut local = lock(&self.proc.local);
+            let ext = local.ext();
+            ext.monitors_out.insert(
+                r.clone(),
+                MonitorOut {
+                    target: target.clone().unwrap_or_else(|| Dest::Pid(me.clone())),
+                    object,
+                    alias,
+                },
+            );
+            if let Some(mode) = alias {
+                ext.aliases.insert(r.clone(), mode);
+            }
+        }
+        match target {
+            Some(t) => self.node.send_ctl_dest(
+                &t,
+                Ctl::Monitor {
+                    watcher: Watcher::Pid(me.clone()),
+                    reference: r.clone(),
+                },
+                Some(&me),
+            ),
+            None => {
+                let _ = self.proc.push(Sig::ctl(Ctl::Down {
+                    reference: r.clone(),
+                    reason: reason::noproc(),
+                }));
+            }
+        }
+        r
+    }
+
+    /// Removes a monitor (`demonitor/1`). Returns true if it was active (as
+    /// `demonitor(Ref, [info])`); once this returns, no `DOWN` for it will arrive, but
+    /// one may already be in the queue.
+    pub fn demonitor(&self, reference: &Ref) -> bool {
+        let removed = {
+            let mut local = lock(&self.proc.local);
+            match local.ext.as_mut() {
+                Some(ext) => {
+                    let m = ext.monitors_out.remove(reference);
+                    if m.as_ref().is_some_and(|m| m.alias.is_some()) {
+                        ext.aliases.remove(reference);
+                    }
+                    m
+                }
+                None => None,
+            }
+        };
+        match removed {
+            Some(m) => {
+                let me = self.proc.pid.clone();
+                self.node.send_ctl_dest(
+                    &m.target,
+                    Ctl::Demonitor {
+                        reference: reference.clone(),
+                    },
+                    Some(&me),
+                );
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Removes a monitor and any `{'DOWN', Ref, _, _, _}` message for it from the queue
+    /// (`demonitor(Ref, [flush, info])`). Returns true if the monitor was active.
+    pub fn demonitor_flush(&self, reference: &Ref) -> bool {
+        let active = self.demonitor(reference);
+        let mut local = lock(&self.proc.local);
+        let before = local.mailbox.len();
+        local.mailbox.retain(|m| !is_down_for(m, reference));
+        if local.mailbox.len() != before {
+            local.removals += 1;
+        }
+        active
+    }
+
+    // ----- aliases ------------------------------------------------------------------
+
+    /// Creates an alias (`alias()`): a reference that other processes can send to,
+    /// until [`Ctx::unalias`].
+    pub fn alias(&self) -> Ref {
+        self.alias_with(AliasMode::ExplicitUnalias)
+    }
+
+    /// Creates an alias with the given mode (`alias([reply])` is
+    /// [`AliasMode::Reply`]).
+    pub fn alias_with(&self, mode: AliasMode) -> Ref {
+        let r = self.node.make_pid_ref(&self.proc.pid);
+        lock(&self.proc.local).ext().aliases.insert(r.clone(), mode);
+        r
+    }
+
+    /// Deactivates an alias (`unalias/1`). True if it was active.
+    pub fn unalias(&self, alias: &Ref) -> bool {
+        lock(&self.proc.local)
+            .ext
+            .as_mut()
+            .is_some_and(|e| e.aliases.remove(alias).is_some())
+    }
+
+    // ----- registry, timers, refs ---------------------------------------------------
+
+    /// Registers this process under `name` (`register(Name, self())`).
+    pub fn register(&self, name: impl Into<Atom>) -> Result<(), crate::error::RegisterError> {
+        self.node.register(name, &self.proc.pid)
+    }
+
+    /// A new unique reference.
+    pub fn make_ref(&self) -> Ref {
+        self.node.make_ref()
+    }
+
+    /// `erlang:send_after/3`. See [`Node::send_after`].
+    pub fn send_after(
+        &self,
+        delay: Duration,
+        dest: impl Into<Dest>,
+        message: impl Into<Term>,
+    ) -> Ref {
+        self.node.send_after(delay, dest, message)
+    }
+
+    /// `erlang:start_timer/3`. See [`Node::start_timer`].
+    pub fn start_timer(
+        &self,
+        delay: Duration,
+        dest: impl Into<Dest>,
+        message: impl Into<Term>,
+    ) -> Ref {
+        self.node.start_timer(delay, dest, message)
+    }
+
+    /// `erlang:cancel_timer/1`. See [`Node::cancel_timer`].
+    pub fn cancel_timer(&self, tref: &Ref) -> Option<Duration> {
+        self.node.cancel_timer(tref)
+    }
+}
+
+fn is_down_for(m: &Term, r: &Ref) -> bool {
+    match m {
+        Term::Tuple(t) => {
+            t.len() == 5 && t[0].is_atom("DOWN") && matches!(&t[1], Term::Ref(x) if **x == *r)
+        }
+        _ => false,
+    }
+}
+
+#[derive(Default)]
+struct Scan {
+    pos: usize,
+    removals: u64,
+}
+
+/// The future of [`Ctx::receive`] and [`Ctx::receive_match`]: resolves to the message.
+pub struct Receive<'a, P> {
+    ctx: &'a Ctx,
+    pred: Option<P>,
+    timeout: Option<Duration>,
+    sleep: Option<Pin<Box<Sleep>>>,
+    scan: Scan,
+}
+
+impl<'a, P> Receive<'a, P> {
+    fn new(ctx: &'a Ctx, pred: Option<P>, timeout: Option<Duration>) -> Self {
+        Receive {
+            ctx,
+            pred,
+            timeout,
+            sleep: None,
+            scan: Scan {
+                pos: 0,
+                removals: u64::MAX,
+            },
+        }
+    }
+}
+
+impl<P: FnMut(&Term) -> bool + Unpin> Receive<'_, P> {
+    fn poll_inner(&mut self, cx: &mut Context<'_>) -> Poll<Option<Term>> {
+        if let Poll::Ready(m) = self
+            .ctx
+            .poll_message(cx, self.pred.as_mut(), &mut self.scan)
+        {
+            return Poll::Ready(Some(m));
+        }
+        let Some(timeout) = self.timeout else {
+            return Poll::Pending;
+        };
+        if timeout.is_zero() {
+            return Poll::Ready(None);
+        }
+        let sleep = self
+            .sleep
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+        match sleep.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl<P: FnMut(&Term) -> bool + Unpin> Future for Receive<'_, P> {
+    type Output = Term;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Term> {
+        match self.get_mut().poll_inner(cx) {
+            Poll::Ready(Some(m)) => Poll::Ready(m),
+            _ => Poll::Pending,
+        }
+    }
+}
+
+/// The future of [`Ctx::receive_timeout`] and [`Ctx::receive_match_timeout`]:
+/// resolves to the message, or `None` on timeout.
+pub struct ReceiveTimeout<'a, P>(Receive<'a, P>);
+
+impl<P: FnMut(&Term) -> bool + Unpin> Future for ReceiveTimeout<'_, P> {
+    type Output = Option<Term>;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Term>> {
+        self.get_mut().0.poll_inner(cx)
+    }
+}
