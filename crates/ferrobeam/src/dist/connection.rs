@@ -1,0 +1,719 @@
+//! One connection: setting it up (dialing or accepting, with the handshake) and running
+//! it (one reader task and one writer task).
+
+use super::manager::{Inner, Outcome};
+use super::random;
+use super::wire::{self, Batch};
+use crate::signal::{Dest, ExitKind, Signal};
+use bytes::Bytes;
+use ferrobeam_proto::control::{ControlMessage, ProcRef, SpawnResult};
+use ferrobeam_proto::dist_header::{DistReceiver, ReceiverLimits, SendMode};
+use ferrobeam_proto::framing::{Frame, FrameDecoder};
+use ferrobeam_proto::handshake::{
+    AcceptStatus, Completed, Config, Cookie as HsCookie, Event, Handshake, HandshakeError,
+    PeerName,
+};
+use ferrobeam_term::{Atom, Term};
+use std::io::IoSlice;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, Notify};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn};
+
+/// What a connection's writer is asked to send.
+pub(crate) enum Out {
+    /// A signal from a local process, with its estimated size.
+    Signal(Dest, Signal, usize),
+    /// A control message (an answer, or a `MONITOR_P_EXIT`).
+    Ctl(ControlMessage),
+    /// Write what is queued, then close.
+    Close,
+}
+
+/// Most bytes a writer gathers before writing.
+const MAX_BATCH_BYTES: usize = 1 << 20;
+/// Most packets a writer gathers before writing.
+const MAX_BATCH_PACKETS: usize = 4096;
+
+fn handshake_config(inner: &Inner) -> Config {
+    let cookie = inner
+        .cookie
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
+    let mut cfg = Config::new(
+        inner.name.clone(),
+        HsCookie::new(cookie.expose()),
+        random::random_u32(),
+    );
+    cfg.flags = inner.flags;
+    cfg.creation = inner.node.creation();
+    cfg.name_domain = inner.domain();
+    cfg
+}
+
+/// Why a connection setup failed, for the log.
+#[derive(Debug, thiserror::Error)]
+enum SetupError {
+    #[error("{0}")]
+    Handshake(#[from] HandshakeError),
+    #[error("I/O error: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("the peer closed the connection during the handshake")]
+    Closed,
+    #[error("{0}")]
+    Other(String),
+}
+
+/// Writes everything the handshake has queued.
+async fn flush(sock: &mut TcpStream, hs: &mut Handshake) -> std::io::Result<()> {
+    while let Some(out) = hs.poll_transmit() {
+        sock.write_all(&out).await?;
+    }
+    Ok(())
+}
+
+/// Reads more handshake input; on a handshake error, writes out the refusal first.
+async fn read_more(sock: &mut TcpStream, hs: &mut Handshake, buf: &mut [u8]) -> Result<(), SetupError> {
+    let n = sock.read(buf).await?;
+    if n == 0 {
+        return Err(SetupError::Closed);
+    }
+    if let Err(e) = hs.feed(&buf[..n]) {
+        let _ = flush(sock, hs).await;
+        return Err(e.into());
+    }
+    Ok(())
+}
+
+/// Dials `peer` and runs the connection. Owns the pending entry `id` until it is
+/// cancelled (a simultaneous connect from the peer took over).
+pub(crate) async fn dial(inner: Arc<Inner>, peer: Atom, id: u64, token: CancellationToken) {
+    let timeout = inner.cfg.handshake_timeout;
+    let attempt = tokio::time::timeout(timeout, dial_handshake(&inner, &peer, id));
+    let r = tokio::select! {
+        _ = token.cancelled() => {
+            debug!(%peer, "connection attempt superseded by the peer's own");
+            return;
+        }
+        r = attempt => r,
+    };
+    match r {
+        Ok(Ok((sock, completed, leftover))) => run(inner, peer, id, sock, completed, leftover),
+        Ok(Err(SetupError::Handshake(HandshakeError::SimultaneousLost))) => {
+            // The peer is dialing us too and its attempt wins: its connection comes in
+            // and takes over this entry. Give it the setup time, then give up.
+            debug!(%peer, "simultaneous connect: the peer's attempt wins");
+            tokio::select! {
+                _ = token.cancelled() => {}
+                _ = tokio::time::sleep(timeout) => inner.attempt_failed(&peer, id),
+            }
+        }
+        Ok(Err(e)) => {
+            log_setup_failure(&inner, &peer, &e, true);
+            inner.attempt_failed(&peer, id);
+        }
+        Err(_) => {
+            warn!(node = %inner.name, %peer, ?timeout, "connection setup timed out");
+            inner.attempt_failed(&peer, id);
+        }
+    }
+}
+
+fn log_setup_failure(inner: &Inner, peer: &Atom, e: &SetupError, dialing: bool) {
+    let dir = if dialing { "to" } else { "from" };
+    match e {
+        SetupError::Handshake(HandshakeError::BadCookie { .. }) => warn!(
+            node = %inner.name, %peer,
+            "connection {dir} node {peer} refused: wrong cookie (challenge digest mismatch)"
+        ),
+        SetupError::Handshake(HandshakeError::NameDomainMismatch { .. }) => warn!(
+            node = %inner.name, %peer,
+            "connection {dir} node {peer} refused: {e} (short and long names do not mix)"
+        ),
+        _ => info!(node = %inner.name, %peer, "connection {dir} node {peer} failed: {e}"),
+    }
+}
+
+async fn dial_handshake(
+    inner: &Arc<Inner>,
+    peer: &Atom,
+    id: u64,
+) -> Result<(TcpStream, Completed, Vec<u8>), SetupError> {
+    let (alive, host) = ferrobeam_proto::handshake::split_node_name(peer.as_str())
+        .ok_or_else(|| SetupError::Other(format!("{peer} is not a node name")))?;
+    let epmd = crate::epmd::EpmdClient::new(inner.cfg.epmd_port)
+        .with_timeout(inner.cfg.handshake_timeout);
+    let info = epmd
+        .port_please(host, alive)
+        .await
+        .map_err(|e| SetupError::Other(format!("EPMD lookup on {host} failed: {e}")))?
+        .ok_or_else(|| SetupError::Other(format!("{alive} is not registered with EPMD on {host}")))?;
+    if info.highest_version < 6 {
+        return Err(SetupError::Other(format!(
+            "{peer} speaks distribution versions {}..{}, not 6",
+            info.lowest_version, info.highest_version
+        )));
+    }
+    let mut sock = TcpStream::connect((host, info.port)).await?;
+    sock.set_nodelay(true)?;
+    let mut hs = Handshake::initiator(handshake_config(inner), peer.clone())?;
+    let mut buf = vec![0u8; 4096];
+    loop {
+        flush(&mut sock, &mut hs).await?;
+        while let Some(ev) = hs.poll_event() {
+            match ev {
+                Event::AliveCheck => {
+                    let owns = inner.owns_pending(peer, id);
+                    let r = hs.answer_alive(owns);
+                    flush(&mut sock, &mut hs).await?;
+                    r?;
+                }
+                Event::Completed(c) => {
+                    flush(&mut sock, &mut hs).await?;
+                    let leftover = hs.take_leftover();
+                    return Ok((sock, c, leftover));
+                }
+                other => debug!(%peer, ?other, "handshake event"),
+            }
+        }
+        read_more(&mut sock, &mut hs, &mut buf).await?;
+    }
+}
+
+/// Runs the accepting side of a connection that was just accepted.
+pub(crate) async fn accept(inner: Arc<Inner>, sock: TcpStream) {
+    let id = inner.new_id();
+    let token = CancellationToken::new();
+    let peer_addr = sock.peer_addr().ok();
+    let mut peer: Option<Atom> = None;
+    let timeout = inner.cfg.handshake_timeout;
+    let r = tokio::select! {
+        _ = token.cancelled() => {
+            debug!(?peer_addr, "incoming connection superseded");
+            return;
+        }
+        r = tokio::time::timeout(timeout, accept_handshake(&inner, sock, id, &token, &mut peer)) => r,
+    };
+    let name = peer.clone().unwrap_or_else(|| Atom::new(""));
+    match r {
+        Ok(Ok((sock, completed, leftover))) => {
+            run(inner, completed.peer_name.clone(), id, sock, completed, leftover)
+        }
+        Ok(Err(e)) => {
+            if peer.is_some() {
+                log_setup_failure(&inner, &name, &e, false);
+                inner.attempt_failed(&name, id);
+            } else {
+                info!(node = %inner.name, ?peer_addr, "incoming connection failed: {e}");
+            }
+        }
+        Err(_) => {
+            warn!(node = %inner.name, ?peer_addr, peer = %name, ?timeout,
+                "incoming connection dropped: the handshake did not complete in time");
+            if peer.is_some() {
+                inner.attempt_failed(&name, id);
+            }
+        }
+    }
+}
+
+async fn accept_handshake(
+    inner: &Arc<Inner>,
+    mut sock: TcpStream,
+    id: u64,
+    token: &CancellationToken,
+    peer_out: &mut Option<Atom>,
+) -> Result<(TcpStream, Completed, Vec<u8>), SetupError> {
+    sock.set_nodelay(true)?;
+    let mut hs = Handshake::acceptor(handshake_config(inner))?;
+    let mut buf = vec![0u8; 4096];
+    let mut alive_pending = false;
+    let result = async {
+        loop {
+            flush(&mut sock, &mut hs).await?;
+            while let Some(ev) = hs.poll_event() {
+                match ev {
+                    Event::PeerIdentified { name, .. } => {
+                        let status = match &name {
+                            PeerName::Host(_) => AcceptStatus::NotAllowed,
+                            PeerName::Node(n) => {
+                                let s = inner.accept_pending(n, id, token);
+                                if matches!(
+                                    s,
+                                    AcceptStatus::Ok | AcceptStatus::OkSimultaneous
+                                ) {
+                                    *peer_out = Some(n.clone());
+                                }
+                                if s == AcceptStatus::Alive {
+                                    alive_pending = true;
+                                }
+                                s
+                            }
+                        };
+                        debug!(node = %inner.name, peer = ?name, ?status, "incoming connection");
+                        let r = hs.accept(status);
+                        flush(&mut sock, &mut hs).await?;
+                        r?;
+                    }
+                    Event::ReplacingConnection => {
+                        let Some(n) = hs.peer_name().cloned() else {
+                            return Err(SetupError::Other("replacing an unnamed peer".into()));
+                        };
+                        alive_pending = false;
+                        inner.replace_connection(&n, id, token);
+                        *peer_out = Some(n);
+                        hs.old_connection_closed()?;
+                    }
+                    Event::Completed(c) => {
+                        flush(&mut sock, &mut hs).await?;
+                        return Ok(c);
+                    }
+                    other => debug!(?other, "handshake event"),
+                }
+            }
+            read_more(&mut sock, &mut hs, &mut buf).await?;
+        }
+    }
+    .await;
+    if alive_pending {
+        if let Some(n) = hs.peer_name() {
+            inner.replace_abandoned(n);
+        }
+    }
+    let c = result?;
+    let leftover = hs.take_leftover();
+    Ok((sock, c, leftover))
+}
+
+/// Starts the reader and writer of a connection whose handshake completed.
+fn run(inner: Arc<Inner>, peer: Atom, id: u64, sock: TcpStream, c: Completed, leftover: Vec<u8>) {
+    let hidden = c.is_hidden() || inner.cfg.hidden;
+    let negotiated = c.flags;
+    let (rd, wr) = sock.into_split();
+    let mut rd = Some(rd);
+    let mut wr = Some(wr);
+    let tick_req = Arc::new(Notify::new());
+    let inner2 = inner.clone();
+    let peer2 = peer.clone();
+    let outcome = inner.connection_up(&peer, id, negotiated, hidden, |rx, queued| {
+        let handle = inner2.node.handle().clone();
+        let (Some(rd), Some(wr)) = (rd.take(), wr.take()) else {
+            unreachable!("halves are taken once")
+        };
+        handle.spawn(writer(
+            inner2.clone(),
+            peer2.clone(),
+            id,
+            wr,
+            rx,
+            negotiated,
+            tick_req.clone(),
+            queued,
+        ));
+        let mut dec = FrameDecoder::new();
+        dec.push(&leftover);
+        handle
+            .spawn(reader(inner2, peer2, id, rd, dec, negotiated, tick_req))
+            .abort_handle()
+    });
+    if let Outcome::Superseded = outcome {
+        debug!(%peer, "handshake completed for a superseded attempt; closing it");
+    }
+}
+
+/// Writes the vectored batch completely.
+async fn write_batch(wr: &mut OwnedWriteHalf, batch: &Batch) -> std::io::Result<()> {
+    let mut slices = batch.io_slices();
+    let mut rest: &mut [IoSlice<'_>] = &mut slices;
+    while !rest.is_empty() {
+        let n = wr.write_vectored(rest).await?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::WriteZero.into());
+        }
+        IoSlice::advance_slices(&mut rest, n);
+    }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn writer(
+    inner: Arc<Inner>,
+    peer: Atom,
+    id: u64,
+    mut wr: OwnedWriteHalf,
+    mut rx: mpsc::UnboundedReceiver<Out>,
+    negotiated: u64,
+    tick_req: Arc<Notify>,
+    queued: Arc<AtomicUsize>,
+) {
+    let mode = SendMode::for_flags(negotiated);
+    let system = inner.node.system_pid();
+    let tick = (inner.cfg.net_ticktime / 4).max(Duration::from_millis(10));
+    let mut batch = Batch::default();
+    let mut unlink_id = 0u64;
+    let mut last_write = Instant::now();
+    let mut closing = false;
+    let add = |out: Out, batch: &mut Batch, unlink_id: &mut u64, closing: &mut bool| {
+        let msg = match out {
+            Out::Signal(to, signal, est) => {
+                queued.fetch_sub(est, Ordering::Relaxed);
+                wire::to_control(to, signal, negotiated, &system, unlink_id)
+            }
+            Out::Ctl(c) => Some(c),
+            Out::Close => {
+                *closing = true;
+                None
+            }
+        };
+        if let Some(m) = msg {
+            if let Err(e) = batch.push(mode, &m) {
+                warn!(%peer, "message not sent: {e}");
+            }
+        }
+    };
+    loop {
+        if !closing {
+            tokio::select! {
+                biased;
+                m = rx.recv() => match m {
+                    Some(out) => add(out, &mut batch, &mut unlink_id, &mut closing),
+                    None => closing = true,
+                },
+                _ = tick_req.notified() => batch.push_tick(),
+                _ = tokio::time::sleep_until(last_write + tick) => batch.push_tick(),
+            }
+            while !closing && batch.len() < MAX_BATCH_BYTES && batch.packets() < MAX_BATCH_PACKETS {
+                match rx.try_recv() {
+                    Ok(out) => add(out, &mut batch, &mut unlink_id, &mut closing),
+                    Err(mpsc::error::TryRecvError::Empty) => break,
+                    Err(mpsc::error::TryRecvError::Disconnected) => closing = true,
+                }
+            }
+        }
+        if !batch.is_empty() {
+            if let Err(e) = write_batch(&mut wr, &batch).await {
+                debug!(%peer, "write failed: {e}");
+                inner.connection_down(&peer, id, "connection_closed");
+                return;
+            }
+            batch.clear();
+            last_write = Instant::now();
+        }
+        if closing {
+            let _ = wr.shutdown().await;
+            inner.connection_down(&peer, id, "connection_closed");
+            return;
+        }
+    }
+}
+
+async fn reader(
+    inner: Arc<Inner>,
+    peer: Atom,
+    id: u64,
+    mut rd: OwnedReadHalf,
+    mut dec: FrameDecoder,
+    negotiated: u64,
+    tick_req: Arc<Notify>,
+) {
+    let mut rx = DistReceiver::new(ReceiverLimits::default());
+    let silence = inner.cfg.net_ticktime;
+    let reason = loop {
+        let mut failed = None;
+        while let Some(f) = dec.next_frame() {
+            match f {
+                Err(e) => {
+                    failed = Some(format!("bad packet: {e}"));
+                    break;
+                }
+                Ok(Frame::Tick) => tick_req.notify_one(),
+                Ok(Frame::Data(body)) => {
+                    if let Err(e) = packet(&inner, &peer, id, &mut rx, body, negotiated) {
+                        failed = Some(e);
+                        break;
+                    }
+                }
+            }
+        }
+        if let Some(e) = failed {
+            warn!(node = %inner.name, %peer, "closing the connection: {e}");
+            break "connection_closed";
+        }
+        let want = dec.bytes_needed().clamp(8 * 1024, 1 << 20);
+        dec.buffer_mut().reserve(want);
+        match tokio::time::timeout(silence, rd.read_buf(dec.buffer_mut())).await {
+            Err(_) => {
+                warn!(node = %inner.name, %peer, ?silence, "net_tick_timeout: nothing received from the peer");
+                break "net_tick_timeout";
+            }
+            Ok(Ok(0)) => {
+                debug!(%peer, "the peer closed the connection");
+                break "connection_closed";
+            }
+            Ok(Err(e)) => {
+                debug!(%peer, "read failed: {e}");
+                break "connection_closed";
+            }
+            Ok(Ok(_)) => {}
+        }
+    };
+    inner.connection_down(&peer, id, reason);
+}
+
+/// Handles one packet. `Err` closes the connection.
+fn packet(
+    inner: &Arc<Inner>,
+    peer: &Atom,
+    id: u64,
+    rx: &mut DistReceiver,
+    body: Bytes,
+    negotiated: u64,
+) -> Result<(), String> {
+    let Some(raw) = rx.receive_raw(body).map_err(|e| e.to_string())? else {
+        return Ok(());
+    };
+    let message = raw
+        .decode_message(rx.limits().max_depth)
+        .map_err(|e| e.to_string())?;
+    let msg = ControlMessage::from_term(raw.control, message).map_err(|e| e.to_string())?;
+    control(inner, peer, id, msg, negotiated)
+}
+
+/// Acts on a control message from `peer`.
+fn control(
+    inner: &Arc<Inner>,
+    peer: &Atom,
+    id: u64,
+    msg: ControlMessage,
+    negotiated: u64,
+) -> Result<(), String> {
+    use ControlMessage as C;
+    let node = &inner.node;
+    let me = &inner.name;
+    let local = |p: &ferrobeam_term::Pid| p.node == *me;
+    if !inner.track_incoming(peer, id, &msg) {
+        // The connection was replaced or closed meanwhile.
+        return Err("connection no longer current".into());
+    }
+    match msg {
+        C::Send { to, message } | C::SendTT { to, message, .. } => {
+            if local(&to) {
+                node.deliver(Dest::Pid(to), Signal::Message { from: None, message });
+            }
+        }
+        C::SendSender { from, to, message } | C::SendSenderTT { from, to, message, .. } => {
+            if local(&to) {
+                node.deliver(
+                    Dest::Pid(to),
+                    Signal::Message {
+                        from: Some(from),
+                        message,
+                    },
+                );
+            }
+        }
+        C::RegSend {
+            from, to, message, ..
+        }
+        | C::RegSendTT {
+            from, to, message, ..
+        } => node.deliver(
+            Dest::Name(to),
+            Signal::Message {
+                from: Some(from),
+                message,
+            },
+        ),
+        C::AliasSend {
+            from,
+            alias,
+            message,
+        }
+        | C::AliasSendTT {
+            from,
+            alias,
+            message,
+            ..
+        } => {
+            if alias.node == *me {
+                node.deliver(
+                    Dest::Alias(alias.clone()),
+                    Signal::AliasMessage {
+                        from: Some(from),
+                        alias,
+                        message,
+                    },
+                );
+            }
+        }
+        C::Link { from, to } => {
+            if local(&to) {
+                node.deliver(Dest::Pid(to), Signal::Link { from });
+            }
+        }
+        C::Unlink { from, to } => {
+            if local(&to) {
+                node.deliver(Dest::Pid(to), Signal::Unlink { from });
+            }
+        }
+        C::UnlinkId { id: uid, from, to } => {
+            // Acknowledged before any other signal from `to` to `from`.
+            inner.send_control(
+                peer,
+                id,
+                C::UnlinkIdAck {
+                    id: uid,
+                    from: to.clone(),
+                    to: from.clone(),
+                },
+            );
+            if local(&to) {
+                node.deliver(Dest::Pid(to), Signal::Unlink { from });
+            }
+        }
+        C::UnlinkIdAck { .. } | C::NodeLink | C::GroupLeader { .. } => {}
+        C::Exit { from, to, reason }
+        | C::ExitTT {
+            from, to, reason, ..
+        }
+        | C::PayloadExit { from, to, reason }
+        | C::PayloadExitTT {
+            from, to, reason, ..
+        } => {
+            if local(&to) {
+                node.deliver(
+                    Dest::Pid(to),
+                    Signal::Exit {
+                        from,
+                        reason,
+                        kind: ExitKind::Link,
+                    },
+                );
+            }
+        }
+        C::Exit2 { from, to, reason }
+        | C::Exit2TT {
+            from, to, reason, ..
+        }
+        | C::PayloadExit2 { from, to, reason }
+        | C::PayloadExit2TT {
+            from, to, reason, ..
+        } => {
+            if local(&to) {
+                node.deliver(
+                    Dest::Pid(to),
+                    Signal::Exit {
+                        from,
+                        reason,
+                        kind: ExitKind::Exit2,
+                    },
+                );
+            }
+        }
+        C::MonitorP {
+            from,
+            to,
+            reference,
+        } => {
+            let dest = match to {
+                ProcRef::Pid(p) if local(&p) => Dest::Pid(p),
+                ProcRef::Pid(p) => {
+                    // Not one of ours: answer noproc at once.
+                    if let Some(c) = wire::monitor_exit(
+                        ProcRef::Pid(p),
+                        from,
+                        reference,
+                        Term::atom("noproc"),
+                        negotiated,
+                    ) {
+                        inner.send_control(peer, id, c);
+                    }
+                    return Ok(());
+                }
+                ProcRef::Name(n) => Dest::Name(n),
+            };
+            node.deliver(dest, Signal::Monitor { from, reference });
+        }
+        C::DemonitorP {
+            from,
+            to,
+            reference,
+        } => {
+            let dest = match to {
+                ProcRef::Pid(p) if local(&p) => Dest::Pid(p),
+                ProcRef::Pid(_) => return Ok(()),
+                ProcRef::Name(n) => Dest::Name(n),
+            };
+            node.deliver(dest, Signal::Demonitor { from, reference });
+        }
+        C::MonitorPExit {
+            from,
+            to,
+            reference,
+            reason,
+        }
+        | C::PayloadMonitorPExit {
+            from,
+            to,
+            reference,
+            reason,
+        } => {
+            if local(&to) {
+                let from = match from {
+                    ProcRef::Pid(p) => Some(p),
+                    ProcRef::Name(_) => None,
+                };
+                node.deliver(
+                    Dest::Pid(to),
+                    Signal::Down {
+                        from,
+                        reference,
+                        reason,
+                    },
+                );
+            }
+        }
+        C::SpawnRequest {
+            req_id,
+            from,
+            module,
+            function,
+            opts,
+            args,
+            ..
+        }
+        | C::SpawnRequestTT {
+            req_id,
+            from,
+            module,
+            function,
+            opts,
+            args,
+            ..
+        } => {
+            // Remote spawn is not advertised; refuse it properly all the same.
+            debug!(%peer, %module, %function, n = args.len(), ?opts, "spawn request refused (not supported)");
+            inner.send_control(
+                peer,
+                id,
+                C::SpawnReply {
+                    req_id,
+                    to: from,
+                    flags: 0,
+                    result: SpawnResult::Error(Atom::new("notsup")),
+                },
+            );
+        }
+        C::SpawnReply { .. } | C::SpawnReplyTT { .. } => {
+            debug!(%peer, "unexpected spawn reply ignored");
+        }
+    }
+    Ok(())
+}

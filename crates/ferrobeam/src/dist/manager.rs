@@ -1,0 +1,857 @@
+//! The connection manager: the table of connections by node, connect on demand, the
+//! router for signals to other nodes, and what happens when a connection comes up or
+//! goes down.
+//!
+//! # States
+//!
+//! A node in the table is either *pending* (a connection is being set up, by this node
+//! dialing or by an incoming connection being accepted; signals for it are queued) or
+//! *up* (signals go to the connection's writer). Each state has an owner id: the
+//! attempt (dialer or acceptor) that may complete it. Simultaneous connects are
+//! resolved as `net_kernel` does (see [`ferrobeam_proto::handshake::accept_status`]):
+//! an acceptor that wins takes over the pending entry, with its queue and waiters, and
+//! cancels the losing dialer.
+//!
+//! # Links and monitors across a connection
+//!
+//! The manager tracks the links and monitors that cross each connection (from the
+//! signals routed out and the control messages read in). When the connection is lost,
+//! or cannot be set up, each side delivers `noconnection` to its own processes: an exit
+//! signal for each link, a `DOWN` for each monitor held here, and a demonitor for each
+//! monitor the peer held. Nothing goes on the wire.
+
+use super::config::DistConfig;
+use super::connection::{self, Out};
+use super::cookie::Cookie;
+use super::name::NameKind;
+use super::wire;
+use super::{MonitorNodesOptions, NodeKind, NodeTypeFilter};
+use crate::node::{Node, RemoteRouter};
+use crate::signal::{Dest, ExitKind, Signal};
+use ferrobeam_proto::control::{ControlMessage, ProcRef};
+use ferrobeam_proto::handshake::{AcceptStatus, NameDomain};
+use ferrobeam_term::{Atom, Pid, Ref, Term};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, Weak};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::AbortHandle;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn};
+
+/// The name of the process that answers `net_kernel` calls.
+pub(crate) const NET_KERNEL: &str = "net_kernel";
+/// The name of the process that exchanges node lists between ferrobeam nodes (the
+/// mesh). BEAM nodes have no process of that name, and drop messages to it.
+pub(crate) const MESH: &str = "ferrobeam_mesh";
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Links and monitors that cross one connection.
+#[derive(Default)]
+pub(crate) struct Track {
+    /// `(local pid, remote pid)`.
+    links: HashSet<(Pid, Pid)>,
+    /// Monitors held by local processes on remote ones: reference → local watcher.
+    monitors_out: HashMap<Ref, Pid>,
+    /// Monitors held by remote processes on local ones: reference → (remote watcher,
+    /// local target).
+    monitors_in: HashMap<Ref, (Pid, ProcRef)>,
+}
+
+impl Track {
+    /// Records what a signal routed out does to the links and monitors.
+    fn outgoing(&mut self, to: &Dest, signal: &Signal) {
+        match (signal, to) {
+            (Signal::Link { from }, Dest::Pid(r)) => {
+                self.links.insert((from.clone(), r.clone()));
+            }
+            (Signal::Unlink { from }, Dest::Pid(r))
+            | (
+                Signal::Exit {
+                    from,
+                    kind: ExitKind::Link,
+                    ..
+                },
+                Dest::Pid(r),
+            ) => {
+                self.links.remove(&(from.clone(), r.clone()));
+            }
+            (Signal::Monitor { from, reference }, _) => {
+                self.monitors_out.insert(reference.clone(), from.clone());
+            }
+            (Signal::Demonitor { reference, .. }, _) => {
+                self.monitors_out.remove(reference);
+            }
+            _ => {}
+        }
+    }
+
+    /// Records what a control message read in does to the links and monitors.
+    pub(crate) fn incoming(&mut self, msg: &ControlMessage) {
+        use ControlMessage as C;
+        match msg {
+            C::Link { from, to } => {
+                self.links.insert((to.clone(), from.clone()));
+            }
+            C::Unlink { from, to }
+            | C::UnlinkId { from, to, .. }
+            | C::Exit { from, to, .. }
+            | C::ExitTT { from, to, .. }
+            | C::PayloadExit { from, to, .. }
+            | C::PayloadExitTT { from, to, .. } => {
+                self.links.remove(&(to.clone(), from.clone()));
+            }
+            C::MonitorP {
+                from,
+                to,
+                reference,
+            } => {
+                self.monitors_in
+                    .insert(reference.clone(), (from.clone(), to.clone()));
+            }
+            C::DemonitorP { reference, .. } => {
+                self.monitors_in.remove(reference);
+            }
+            C::MonitorPExit { reference, .. } | C::PayloadMonitorPExit { reference, .. } => {
+                self.monitors_out.remove(reference);
+            }
+            _ => {}
+        }
+    }
+
+    /// The signals that tell local processes the connection is gone.
+    fn lost(self) -> Vec<(Dest, Signal)> {
+        let mut out = Vec::new();
+        for (local, remote) in self.links {
+            out.push((
+                Dest::Pid(local),
+                Signal::Exit {
+                    from: remote,
+                    reason: Term::atom("noconnection"),
+                    kind: ExitKind::Link,
+                },
+            ));
+        }
+        for (reference, watcher) in self.monitors_out {
+            out.push((
+                Dest::Pid(watcher),
+                Signal::Down {
+                    from: None,
+                    reference,
+                    reason: Term::atom("noconnection"),
+                },
+            ));
+        }
+        for (reference, (watcher, target)) in self.monitors_in {
+            let dest = match target {
+                ProcRef::Pid(p) => Dest::Pid(p),
+                ProcRef::Name(n) => Dest::Name(n),
+            };
+            out.push((
+                dest,
+                Signal::Demonitor {
+                    from: watcher,
+                    reference,
+                },
+            ));
+        }
+        out
+    }
+}
+
+pub(crate) struct Pending {
+    queue: VecDeque<(Dest, Signal)>,
+    waiters: Vec<oneshot::Sender<bool>>,
+    /// Cancels the attempt that owns the entry.
+    owner: CancellationToken,
+}
+
+pub(crate) struct Up {
+    tx: mpsc::UnboundedSender<Out>,
+    pub(crate) flags: u64,
+    pub(crate) hidden: bool,
+    reader: AbortHandle,
+    /// An incoming connection from the same node is replacing this one (`alive`).
+    replacing: bool,
+    queued: Arc<AtomicUsize>,
+}
+
+pub(crate) enum State {
+    Pending(Pending),
+    Up(Up),
+}
+
+pub(crate) struct Entry {
+    /// The attempt (or connection) that owns the entry.
+    pub(crate) id: u64,
+    pub(crate) state: State,
+    /// Processes that called `monitor_node(Node, true)`, once per call.
+    node_monitors: Vec<Pid>,
+    track: Track,
+}
+
+/// What a connection attempt learns about its entry.
+pub(crate) enum Outcome {
+    Up,
+    Superseded,
+}
+
+/// The state shared by a distributed node's tasks.
+pub(crate) struct Inner {
+    pub(crate) node: Node,
+    pub(crate) name: Atom,
+    pub(crate) kind: NameKind,
+    pub(crate) cfg: DistConfig,
+    /// The flags advertised (with `PUBLISHED` for a visible node).
+    pub(crate) flags: u64,
+    pub(crate) cookie: RwLock<Cookie>,
+    pub(crate) listen_port: u16,
+    pub(crate) conns: Mutex<HashMap<Atom, Entry>>,
+    nodes_monitors: Mutex<Vec<(Pid, MonitorNodesOptions)>>,
+    next_id: AtomicU64,
+    pub(crate) shut: AtomicBool,
+    pub(crate) background: Mutex<Vec<AbortHandle>>,
+    pub(crate) keep: Mutex<Vec<Box<dyn std::any::Any + Send>>>,
+}
+
+impl Inner {
+    pub(crate) fn new(
+        node: Node,
+        kind: NameKind,
+        cfg: DistConfig,
+        cookie: Cookie,
+        listen_port: u16,
+    ) -> Inner {
+        let mut flags = cfg.flags;
+        if cfg.hidden {
+            flags &= !ferrobeam_proto::flags::PUBLISHED;
+        } else {
+            flags |= ferrobeam_proto::flags::PUBLISHED;
+        }
+        Inner {
+            name: node.name().clone(),
+            node,
+            kind,
+            cfg,
+            flags,
+            cookie: RwLock::new(cookie),
+            listen_port,
+            conns: Mutex::new(HashMap::new()),
+            nodes_monitors: Mutex::new(Vec::new()),
+            next_id: AtomicU64::new(1),
+            shut: AtomicBool::new(false),
+            background: Mutex::new(Vec::new()),
+            keep: Mutex::new(Vec::new()),
+        }
+    }
+
+    pub(crate) fn domain(&self) -> NameDomain {
+        match self.kind {
+            NameKind::Short => NameDomain::Short,
+            NameKind::Long => NameDomain::Long,
+        }
+    }
+
+    pub(crate) fn new_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Checks that `node` is a name this node could connect to.
+    pub(crate) fn check_peer_name(&self, node: &str) -> Result<(), String> {
+        match ferrobeam_proto::handshake::split_node_name(node) {
+            None => Err(format!("{node:?} is not a node name (name@host)")),
+            Some((_, host)) if !self.domain().allows_host(host) => Err(format!(
+                "{node} does not use {} like this node",
+                self.domain()
+            )),
+            Some(_) => Ok(()),
+        }
+    }
+
+    // ----- connecting ---------------------------------------------------------------
+
+    /// Makes sure a connection to `node` is up or being set up; returns a receiver that
+    /// tells whether it came up, or `None` if it is up already.
+    pub(crate) fn ensure_connection(
+        self: &Arc<Self>,
+        node: &Atom,
+    ) -> Result<Option<oneshot::Receiver<bool>>, String> {
+        if self.shut.load(Ordering::Relaxed) {
+            return Err("the node is shut down".into());
+        }
+        self.check_peer_name(node.as_str())?;
+        let mut conns = lock(&self.conns);
+        let (tx, rx) = oneshot::channel();
+        match conns.get_mut(node) {
+            Some(Entry {
+                state: State::Up(_),
+                ..
+            }) => return Ok(None),
+            Some(Entry {
+                state: State::Pending(p),
+                ..
+            }) => p.waiters.push(tx),
+            None => {
+                let e = self.start_dial(node);
+                if let State::Pending(p) = &mut conns.entry(node.clone()).or_insert(e).state {
+                    p.waiters.push(tx);
+                }
+            }
+        }
+        Ok(Some(rx))
+    }
+
+    /// A new pending entry owned by a dialer that this starts.
+    fn start_dial(self: &Arc<Self>, node: &Atom) -> Entry {
+        let id = self.new_id();
+        let token = CancellationToken::new();
+        let inner = self.clone();
+        let peer = node.clone();
+        let t = token.clone();
+        self.node.handle().spawn(async move {
+            connection::dial(inner, peer, id, t).await;
+        });
+        Entry {
+            id,
+            state: State::Pending(Pending {
+                queue: VecDeque::new(),
+                waiters: Vec::new(),
+                owner: token,
+            }),
+            node_monitors: Vec::new(),
+            track: Track::default(),
+        }
+    }
+
+    /// Explicit connect: true once the connection is up.
+    pub(crate) async fn connect(self: &Arc<Self>, node: &Atom) -> bool {
+        if *node == self.name {
+            return true;
+        }
+        match self.ensure_connection(node) {
+            Ok(None) => true,
+            Ok(Some(rx)) => rx.await.unwrap_or(false),
+            Err(e) => {
+                debug!(%node, "cannot connect: {e}");
+                false
+            }
+        }
+    }
+
+    /// A connection attempt failed: if it still owns its entry, the entry goes.
+    pub(crate) fn attempt_failed(&self, node: &Atom, id: u64) {
+        let removed = {
+            let mut conns = lock(&self.conns);
+            match conns.get(node) {
+                Some(e) if e.id == id && matches!(e.state, State::Pending(_)) => conns.remove(node),
+                _ => None,
+            }
+        };
+        if let Some(e) = removed {
+            self.entry_gone(node, e, "connection_setup_failed", false);
+        }
+    }
+
+    /// Dialer: the peer said `alive`; true if this attempt still owns the entry.
+    pub(crate) fn owns_pending(&self, node: &Atom, id: u64) -> bool {
+        matches!(lock(&self.conns).get(node), Some(e) if e.id == id && matches!(e.state, State::Pending(_)))
+    }
+
+    /// Acceptor: the status for a node that is connecting to us, as `net_kernel`
+    /// decides it, registering this attempt as the owner when it goes on.
+    pub(crate) fn accept_pending(&self, peer: &Atom, id: u64, token: &CancellationToken) -> AcceptStatus {
+        if self.shut.load(Ordering::Relaxed) || *peer == self.name {
+            return AcceptStatus::NotAllowed;
+        }
+        let mut conns = lock(&self.conns);
+        match conns.get_mut(peer) {
+            None => {
+                conns.insert(
+                    peer.clone(),
+                    Entry {
+                        id,
+                        state: State::Pending(Pending {
+                            queue: VecDeque::new(),
+                            waiters: Vec::new(),
+                            owner: token.clone(),
+                        }),
+                        node_monitors: Vec::new(),
+                        track: Track::default(),
+                    },
+                );
+                AcceptStatus::Ok
+            }
+            Some(e) => match &mut e.state {
+                State::Pending(p) => {
+                    if self.name > *peer {
+                        AcceptStatus::Nok
+                    } else {
+                        // Our own attempt gives way: this connection takes over.
+                        p.owner.cancel();
+                        p.owner = token.clone();
+                        e.id = id;
+                        AcceptStatus::OkSimultaneous
+                    }
+                }
+                State::Up(u) if !u.replacing => {
+                    u.replacing = true;
+                    AcceptStatus::Alive
+                }
+                State::Up(_) => AcceptStatus::AlreadyPending,
+            },
+        }
+    }
+
+    /// Acceptor: an `alive` exchange ended without replacing the connection.
+    pub(crate) fn replace_abandoned(&self, peer: &Atom) {
+        if let Some(Entry {
+            state: State::Up(u),
+            ..
+        }) = lock(&self.conns).get_mut(peer)
+        {
+            u.replacing = false;
+        }
+    }
+
+    /// Acceptor: the peer confirmed it replaces its old connection. The old one is
+    /// closed and this attempt owns a new pending entry.
+    pub(crate) fn replace_connection(&self, peer: &Atom, id: u64, token: &CancellationToken) {
+        let old = lock(&self.conns).remove(peer);
+        if let Some(old) = old {
+            self.entry_gone(peer, old, "connection_closed", true);
+        }
+        lock(&self.conns).insert(
+            peer.clone(),
+            Entry {
+                id,
+                state: State::Pending(Pending {
+                    queue: VecDeque::new(),
+                    waiters: Vec::new(),
+                    owner: token.clone(),
+                }),
+                node_monitors: Vec::new(),
+                track: Track::default(),
+            },
+        );
+    }
+
+    /// A handshake completed: the connection goes up if the attempt still owns the
+    /// entry. `start` spawns the reader and writer and returns the reader's abort
+    /// handle.
+    pub(crate) fn connection_up(
+        self: &Arc<Self>,
+        peer: &Atom,
+        id: u64,
+        flags: u64,
+        hidden: bool,
+        start: impl FnOnce(mpsc::UnboundedReceiver<Out>, Arc<AtomicUsize>) -> AbortHandle,
+    ) -> Outcome {
+        let (waiters, visible_before) = {
+            let mut conns = lock(&self.conns);
+            let Some(e) = conns.get_mut(peer) else {
+                return Outcome::Superseded;
+            };
+            if e.id != id || !matches!(e.state, State::Pending(_)) {
+                return Outcome::Superseded;
+            }
+            let (tx, rx) = mpsc::unbounded_channel();
+            let queued = Arc::new(AtomicUsize::new(0));
+            let reader = start(rx, queued.clone());
+            let State::Pending(p) = std::mem::replace(
+                &mut e.state,
+                State::Up(Up {
+                    tx: tx.clone(),
+                    flags,
+                    hidden,
+                    reader,
+                    replacing: false,
+                    queued: queued.clone(),
+                }),
+            ) else {
+                return Outcome::Superseded;
+            };
+            for (to, signal) in p.queue {
+                let est = wire::estimate(&signal);
+                queued.fetch_add(est, Ordering::Relaxed);
+                let _ = tx.send(Out::Signal(to, signal, est));
+            }
+            let visible: Vec<Atom> = conns
+                .iter()
+                .filter(|(n, e)| {
+                    *n != peer && matches!(&e.state, State::Up(u) if !u.hidden)
+                })
+                .map(|(n, _)| n.clone())
+                .collect();
+            (p.waiters, visible)
+        };
+        info!(node = %self.name, %peer, hidden, "connection up");
+        for w in waiters {
+            let _ = w.send(true);
+        }
+        self.notify_nodes_monitors(peer, hidden, None);
+        if !hidden && !self.cfg.hidden {
+            // The mesh: tell the peer which visible nodes we know.
+            let msg = Term::tuple(vec![
+                Term::atom(MESH),
+                Term::atom("nodes"),
+                Term::Atom(self.name.clone()),
+                Term::List(visible_before.into_iter().map(Term::Atom).collect()),
+            ]);
+            let _ = self
+                .node
+                .send(Dest::Remote(Atom::new(MESH), peer.clone()), msg);
+        }
+        Outcome::Up
+    }
+
+    // ----- going down ---------------------------------------------------------------
+
+    /// The connection `id` to `node` ended with `reason` (a nodedown reason).
+    pub(crate) fn connection_down(&self, node: &Atom, id: u64, reason: &str) {
+        let removed = {
+            let mut conns = lock(&self.conns);
+            match conns.get(node) {
+                Some(e) if e.id == id && matches!(e.state, State::Up(_)) => conns.remove(node),
+                _ => None,
+            }
+        };
+        if let Some(e) = removed {
+            self.entry_gone(node, e, reason, true);
+        }
+    }
+
+    /// Closes the connection to `node` (`disconnect_node`). False if there was none.
+    pub(crate) fn disconnect(&self, node: &Atom) -> bool {
+        let removed = {
+            let mut conns = lock(&self.conns);
+            match conns.get(node) {
+                Some(e) if matches!(e.state, State::Up(_)) => conns.remove(node),
+                _ => None,
+            }
+        };
+        match removed {
+            Some(e) => {
+                info!(node = %self.name, peer = %node, "disconnecting");
+                self.entry_gone(node, e, "disconnect", true);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// An entry has been removed from the table: close what it holds and tell
+    /// everyone who needs to know.
+    fn entry_gone(&self, node: &Atom, e: Entry, reason: &str, log: bool) {
+        let was_up = match e.state {
+            State::Up(u) => {
+                u.reader.abort();
+                let _ = u.tx.send(Out::Close);
+                if log {
+                    info!(node = %self.name, peer = %node, reason, "connection down");
+                }
+                Some(u.hidden)
+            }
+            State::Pending(p) => {
+                p.owner.cancel();
+                if !p.queue.is_empty() {
+                    debug!(peer = %node, dropped = p.queue.len(), "connection failed; queued signals dropped");
+                }
+                for w in p.waiters {
+                    let _ = w.send(false);
+                }
+                None
+            }
+        };
+        for (dest, signal) in e.track.lost() {
+            self.node.deliver(dest, signal);
+        }
+        let down = Term::tuple(vec![Term::atom("nodedown"), Term::Atom(node.clone())]);
+        for pid in e.node_monitors {
+            let _ = self.node.send(Dest::Pid(pid), down.clone());
+        }
+        if let Some(hidden) = was_up {
+            self.notify_nodes_monitors(node, hidden, Some(reason));
+        }
+    }
+
+    /// Sends nodeup (`reason` None) or nodedown messages to the `monitor_nodes`
+    /// subscribers.
+    fn notify_nodes_monitors(&self, node: &Atom, hidden: bool, reason: Option<&str>) {
+        let subs: Vec<(Pid, MonitorNodesOptions)> = {
+            let mut s = lock(&self.nodes_monitors);
+            s.retain(|(p, _)| self.node.is_alive(p));
+            s.clone()
+        };
+        for (pid, opts) in subs {
+            let wanted = match opts.node_type {
+                None | Some(NodeTypeFilter::Visible) => !hidden,
+                Some(NodeTypeFilter::Hidden) => hidden,
+                Some(NodeTypeFilter::All) => true,
+            };
+            if !wanted {
+                continue;
+            }
+            let tag = Term::atom(if reason.is_some() { "nodedown" } else { "nodeup" });
+            let msg = if opts.is_plain() {
+                Term::tuple(vec![tag, Term::Atom(node.clone())])
+            } else {
+                let mut info = Vec::new();
+                if let (Some(r), true) = (reason, opts.nodedown_reason) {
+                    info.push(Term::tuple(vec![
+                        Term::atom("nodedown_reason"),
+                        Term::atom(r),
+                    ]));
+                }
+                if opts.node_type.is_some() {
+                    info.push(Term::tuple(vec![
+                        Term::atom("node_type"),
+                        Term::atom(if hidden { "hidden" } else { "visible" }),
+                    ]));
+                }
+                Term::tuple(vec![tag, Term::Atom(node.clone()), Term::List(info)])
+            };
+            let _ = self.node.send(Dest::Pid(pid), msg);
+        }
+    }
+
+    // ----- monitors of nodes --------------------------------------------------------
+
+    pub(crate) fn monitor_nodes(&self, pid: &Pid, flag: bool, opts: MonitorNodesOptions) {
+        let mut s = lock(&self.nodes_monitors);
+        if flag {
+            s.push((pid.clone(), opts));
+        } else if let Some(i) = s.iter().position(|(p, o)| p == pid && *o == opts) {
+            s.remove(i);
+        }
+    }
+
+    /// `monitor_node(Node, Flag)` for the local process `pid`.
+    pub(crate) fn monitor_node(self: &Arc<Self>, pid: &Pid, node: &Atom, flag: bool) {
+        if *node == self.name {
+            return;
+        }
+        if !flag {
+            if let Some(e) = lock(&self.conns).get_mut(node) {
+                if let Some(i) = e.node_monitors.iter().position(|p| p == pid) {
+                    e.node_monitors.remove(i);
+                }
+            }
+            return;
+        }
+        let down = Term::tuple(vec![Term::atom("nodedown"), Term::Atom(node.clone())]);
+        if self.ensure_connection(node).is_err() {
+            let _ = self.node.send(Dest::Pid(pid.clone()), down);
+            return;
+        }
+        match lock(&self.conns).get_mut(node) {
+            Some(e) => e.node_monitors.push(pid.clone()),
+            None => {
+                let _ = self.node.send(Dest::Pid(pid.clone()), down);
+            }
+        }
+    }
+
+    // ----- queries ------------------------------------------------------------------
+
+    pub(crate) fn nodes(&self, kinds: &[NodeKind]) -> Vec<Atom> {
+        let want = |hidden: bool| {
+            kinds.iter().any(|k| match k {
+                NodeKind::Visible => !hidden,
+                NodeKind::Hidden => hidden,
+                NodeKind::Connected => true,
+                NodeKind::This => false,
+            })
+        };
+        let mut v: Vec<Atom> = lock(&self.conns)
+            .iter()
+            .filter(|(_, e)| matches!(&e.state, State::Up(u) if want(u.hidden)))
+            .map(|(n, _)| n.clone())
+            .collect();
+        v.sort();
+        if kinds.contains(&NodeKind::This) {
+            v.insert(0, self.name.clone());
+        }
+        v
+    }
+
+    pub(crate) fn is_busy(&self, node: &Atom) -> bool {
+        match lock(&self.conns).get(node) {
+            Some(Entry {
+                state: State::Up(u),
+                ..
+            }) => u.queued.load(Ordering::Relaxed) > self.cfg.busy_limit,
+            Some(Entry {
+                state: State::Pending(p),
+                ..
+            }) => p.queue.len() >= self.cfg.max_pending_signals,
+            None => false,
+        }
+    }
+
+    // ----- from the reader ----------------------------------------------------------
+
+    /// Records the links and monitors a control message read from `node` creates or
+    /// removes. False if the connection is no longer the current one.
+    pub(crate) fn track_incoming(&self, node: &Atom, id: u64, msg: &ControlMessage) -> bool {
+        match lock(&self.conns).get_mut(node) {
+            Some(e) if e.id == id => {
+                e.track.incoming(msg);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Queues a control message (an answer from the reader) on connection `id`.
+    pub(crate) fn send_control(&self, node: &Atom, id: u64, msg: ControlMessage) {
+        if let Some(Entry {
+            id: eid,
+            state: State::Up(u),
+            ..
+        }) = lock(&self.conns).get(node)
+        {
+            if *eid == id {
+                let _ = u.tx.send(Out::Ctl(msg));
+            }
+        }
+    }
+
+    /// Shuts every connection down.
+    pub(crate) fn close_all(&self) {
+        let all: Vec<(Atom, Entry)> = lock(&self.conns).drain().collect();
+        for (node, e) in all {
+            self.entry_gone(&node, e, "net_kernel_terminated", true);
+        }
+    }
+}
+
+/// The router installed in the node: signals from local processes to other nodes.
+pub(crate) struct Router {
+    pub(crate) inner: Weak<Inner>,
+}
+
+impl RemoteRouter for Router {
+    fn route(&self, node: &Atom, to: Dest, signal: Signal) {
+        if let Some(inner) = self.inner.upgrade() {
+            inner.route(node, to, signal);
+        }
+    }
+}
+
+impl Inner {
+    /// Routes a signal from a local process to `node`, connecting on demand.
+    pub(crate) fn route(self: &Arc<Self>, node: &Atom, to: Dest, signal: Signal) {
+        let mut conns = lock(&self.conns);
+        if !conns.contains_key(node) {
+            let connects = matches!(
+                signal,
+                Signal::Message { .. }
+                    | Signal::AliasMessage { .. }
+                    | Signal::Link { .. }
+                    | Signal::Monitor { .. }
+            );
+            if !connects {
+                debug!(peer = %node, ?to, "not connected; signal dropped");
+                return;
+            }
+            let refused = if self.shut.load(Ordering::Relaxed) {
+                Some("the node is shut down".to_string())
+            } else {
+                self.check_peer_name(node.as_str()).err()
+            };
+            if let Some(e) = refused {
+                drop(conns);
+                debug!(peer = %node, "cannot connect: {e}");
+                self.no_connection(to, signal);
+                return;
+            }
+            let e = self.start_dial(node);
+            conns.insert(node.clone(), e);
+        }
+        let Some(e) = conns.get_mut(node) else {
+            return;
+        };
+        e.track.outgoing(&to, &signal);
+        match &mut e.state {
+            State::Up(u) => {
+                let out = match signal {
+                    Signal::Down {
+                        from,
+                        reference,
+                        reason,
+                    } => {
+                        let Dest::Pid(watcher) = to else { return };
+                        let target = e.track.monitors_in.remove(&reference);
+                        let from = match (target, from) {
+                            (Some((_, t)), _) => t,
+                            (None, Some(p)) => ProcRef::Pid(p),
+                            (None, None) => return,
+                        };
+                        match wire::monitor_exit(from, watcher, reference, reason, u.flags) {
+                            Some(c) => Out::Ctl(c),
+                            None => return,
+                        }
+                    }
+                    signal => {
+                        let est = wire::estimate(&signal);
+                        u.queued.fetch_add(est, Ordering::Relaxed);
+                        Out::Signal(to, signal, est)
+                    }
+                };
+                let _ = u.tx.send(out);
+            }
+            State::Pending(p) => {
+                if matches!(signal, Signal::Down { .. }) {
+                    return;
+                }
+                if p.queue.len() < self.cfg.max_pending_signals {
+                    p.queue.push_back((to, signal));
+                    return;
+                }
+                warn!(peer = %node, "too many signals queued for a connection being set up; signal dropped");
+                match &signal {
+                    Signal::Link { from } => {
+                        if let Dest::Pid(r) = &to {
+                            e.track.links.remove(&(from.clone(), r.clone()));
+                        }
+                    }
+                    Signal::Monitor { reference, .. } => {
+                        e.track.monitors_out.remove(reference);
+                    }
+                    _ => return,
+                }
+                drop(conns);
+                self.no_connection(to, signal);
+            }
+        }
+    }
+
+    /// A link or monitor towards a node that cannot be reached: `noconnection`.
+    fn no_connection(&self, to: Dest, signal: Signal) {
+        {
+            // Links and monitors to a node that cannot be reached: noconnection.
+            match (signal, to) {
+                (Signal::Link { from }, Dest::Pid(r)) => self.node.deliver(
+                    Dest::Pid(from),
+                    Signal::Exit {
+                        from: r,
+                        reason: Term::atom("noconnection"),
+                        kind: ExitKind::Link,
+                    },
+                ),
+                (Signal::Monitor { from, reference }, _) => self.node.deliver(
+                    Dest::Pid(from),
+                    Signal::Down {
+                        from: None,
+                        reference,
+                        reason: Term::atom("noconnection"),
+                    },
+                ),
+                _ => {}
+            }
+        }
+    }
+}
