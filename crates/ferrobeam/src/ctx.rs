@@ -277,11 +277,11 @@ impl Ctx {
         Ok((pid, r))
     }
 
-    fn add_link_local(&self, pid: &Pid) {
+    pub(crate) fn add_link_local(&self, pid: &Pid) {
         lock(&self.proc.local).ext().links.insert(pid.clone());
     }
 
-    fn add_monitor_out(&self, pid: &Pid, r: &Ref) {
+    pub(crate) fn add_monitor_out(&self, pid: &Pid, r: &Ref) {
         lock(&self.proc.local).ext().monitors_out.insert(
             r.clone(),
             MonitorOut {

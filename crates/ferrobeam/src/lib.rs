@@ -36,12 +36,14 @@
 mod convert;
 mod ctx;
 mod error;
+pub mod gen_server;
 mod node;
 mod process;
 pub mod reason;
 mod signal;
 mod table;
 
+pub mod dist;
 pub mod epmd;
 
 pub use ctx::{Ctx, Receive, ReceiveTimeout};
