@@ -10,8 +10,7 @@ use ferrobeam_proto::control::{ControlMessage, ProcRef, SpawnResult};
 use ferrobeam_proto::dist_header::{DistReceiver, ReceiverLimits, SendMode};
 use ferrobeam_proto::framing::{Frame, FrameDecoder};
 use ferrobeam_proto::handshake::{
-    AcceptStatus, Completed, Config, Cookie as HsCookie, Event, Handshake, HandshakeError,
-    PeerName,
+    AcceptStatus, Completed, Config, Cookie as HsCookie, Event, Handshake, HandshakeError, PeerName,
 };
 use ferrobeam_term::{Atom, Term};
 use std::io::IoSlice;
@@ -80,7 +79,11 @@ async fn flush(sock: &mut TcpStream, hs: &mut Handshake) -> std::io::Result<()> 
 }
 
 /// Reads more handshake input; on a handshake error, writes out the refusal first.
-async fn read_more(sock: &mut TcpStream, hs: &mut Handshake, buf: &mut [u8]) -> Result<(), SetupError> {
+async fn read_more(
+    sock: &mut TcpStream,
+    hs: &mut Handshake,
+    buf: &mut [u8],
+) -> Result<(), SetupError> {
     let n = sock.read(buf).await?;
     if n == 0 {
         return Err(SetupError::Closed);
@@ -148,13 +151,15 @@ async fn dial_handshake(
 ) -> Result<(TcpStream, Completed, Vec<u8>), SetupError> {
     let (alive, host) = ferrobeam_proto::handshake::split_node_name(peer.as_str())
         .ok_or_else(|| SetupError::Other(format!("{peer} is not a node name")))?;
-    let epmd = crate::epmd::EpmdClient::new(inner.cfg.epmd_port)
-        .with_timeout(inner.cfg.handshake_timeout);
+    let epmd =
+        crate::epmd::EpmdClient::new(inner.cfg.epmd_port).with_timeout(inner.cfg.handshake_timeout);
     let info = epmd
         .port_please(host, alive)
         .await
         .map_err(|e| SetupError::Other(format!("EPMD lookup on {host} failed: {e}")))?
-        .ok_or_else(|| SetupError::Other(format!("{alive} is not registered with EPMD on {host}")))?;
+        .ok_or_else(|| {
+            SetupError::Other(format!("{alive} is not registered with EPMD on {host}"))
+        })?;
     if info.highest_version < 6 {
         return Err(SetupError::Other(format!(
             "{peer} speaks distribution versions {}..{}, not 6",
@@ -203,9 +208,14 @@ pub(crate) async fn accept(inner: Arc<Inner>, sock: TcpStream) {
     };
     let name = peer.clone().unwrap_or_else(|| Atom::new(""));
     match r {
-        Ok(Ok((sock, completed, leftover))) => {
-            run(inner, completed.peer_name.clone(), id, sock, completed, leftover)
-        }
+        Ok(Ok((sock, completed, leftover))) => run(
+            inner,
+            completed.peer_name.clone(),
+            id,
+            sock,
+            completed,
+            leftover,
+        ),
         Ok(Err(e)) => {
             if peer.is_some() {
                 log_setup_failure(&inner, &name, &e, false);
@@ -245,10 +255,7 @@ async fn accept_handshake(
                             PeerName::Host(_) => AcceptStatus::NotAllowed,
                             PeerName::Node(n) => {
                                 let s = inner.accept_pending(n, id, token);
-                                if matches!(
-                                    s,
-                                    AcceptStatus::Ok | AcceptStatus::OkSimultaneous
-                                ) {
+                                if matches!(s, AcceptStatus::Ok | AcceptStatus::OkSimultaneous) {
                                     *peer_out = Some(n.clone());
                                 }
                                 if s == AcceptStatus::Alive {
@@ -505,10 +512,19 @@ fn control(
     match msg {
         C::Send { to, message } | C::SendTT { to, message, .. } => {
             if local(&to) {
-                node.deliver(Dest::Pid(to), Signal::Message { from: None, message });
+                node.deliver(
+                    Dest::Pid(to),
+                    Signal::Message {
+                        from: None,
+                        message,
+                    },
+                );
             }
         }
-        C::SendSender { from, to, message } | C::SendSenderTT { from, to, message, .. } => {
+        C::SendSender { from, to, message }
+        | C::SendSenderTT {
+            from, to, message, ..
+        } => {
             if local(&to) {
                 node.deliver(
                     Dest::Pid(to),

@@ -362,7 +362,12 @@ impl Inner {
 
     /// Acceptor: the status for a node that is connecting to us, as `net_kernel`
     /// decides it, registering this attempt as the owner when it goes on.
-    pub(crate) fn accept_pending(&self, peer: &Atom, id: u64, token: &CancellationToken) -> AcceptStatus {
+    pub(crate) fn accept_pending(
+        &self,
+        peer: &Atom,
+        id: u64,
+        token: &CancellationToken,
+    ) -> AcceptStatus {
         if self.shut.load(Ordering::Relaxed) || *peer == self.name {
             return AcceptStatus::NotAllowed;
         }
@@ -449,7 +454,7 @@ impl Inner {
         hidden: bool,
         start: impl FnOnce(mpsc::UnboundedReceiver<Out>, Arc<AtomicUsize>) -> AbortHandle,
     ) -> Outcome {
-        let (waiters, visible_before) = {
+        let waiters = {
             let mut conns = lock(&self.conns);
             let Some(e) = conns.get_mut(peer) else {
                 return Outcome::Superseded;
@@ -478,31 +483,36 @@ impl Inner {
                 queued.fetch_add(est, Ordering::Relaxed);
                 let _ = tx.send(Out::Signal(to, signal, est));
             }
-            let visible: Vec<Atom> = conns
-                .iter()
-                .filter(|(n, e)| {
-                    *n != peer && matches!(&e.state, State::Up(u) if !u.hidden)
-                })
-                .map(|(n, _)| n.clone())
-                .collect();
-            (p.waiters, visible)
+            if !hidden && !self.cfg.hidden {
+                // The mesh: tell the peer which visible nodes we know. Sent on this
+                // connection, so that it never opens a new one.
+                let visible: Vec<Term> = conns
+                    .iter()
+                    .filter(|(n, e)| *n != peer && matches!(&e.state, State::Up(u) if !u.hidden))
+                    .map(|(n, _)| Term::Atom(n.clone()))
+                    .collect();
+                let msg = Term::tuple(vec![
+                    Term::atom(MESH),
+                    Term::atom("nodes"),
+                    Term::Atom(self.name.clone()),
+                    Term::List(visible),
+                ]);
+                let _ = tx.send(Out::Signal(
+                    Dest::Remote(Atom::new(MESH), peer.clone()),
+                    Signal::Message {
+                        from: None,
+                        message: msg,
+                    },
+                    0,
+                ));
+            }
+            // Under the lock, so that a nodedown cannot overtake this nodeup.
+            info!(node = %self.name, %peer, hidden, "connection up");
+            self.notify_nodes_monitors(peer, hidden, None);
+            p.waiters
         };
-        info!(node = %self.name, %peer, hidden, "connection up");
         for w in waiters {
             let _ = w.send(true);
-        }
-        self.notify_nodes_monitors(peer, hidden, None);
-        if !hidden && !self.cfg.hidden {
-            // The mesh: tell the peer which visible nodes we know.
-            let msg = Term::tuple(vec![
-                Term::atom(MESH),
-                Term::atom("nodes"),
-                Term::Atom(self.name.clone()),
-                Term::List(visible_before.into_iter().map(Term::Atom).collect()),
-            ]);
-            let _ = self
-                .node
-                .send(Dest::Remote(Atom::new(MESH), peer.clone()), msg);
         }
         Outcome::Up
     }
@@ -594,7 +604,11 @@ impl Inner {
             if !wanted {
                 continue;
             }
-            let tag = Term::atom(if reason.is_some() { "nodedown" } else { "nodeup" });
+            let tag = Term::atom(if reason.is_some() {
+                "nodedown"
+            } else {
+                "nodeup"
+            });
             let msg = if opts.is_plain() {
                 Term::tuple(vec![tag, Term::Atom(node.clone())])
             } else {

@@ -235,13 +235,14 @@ pub async fn start(cfg: DistConfig) -> Result<DistNode, DistError> {
         }
     }
     let listener = bind(&cfg).await?;
-    let listen_port = listener
-        .local_addr()
-        .map(|a| a.port())
-        .map_err(|source| DistError::Listen {
-            addr: cfg.listen_addr.to_string(),
-            source,
-        })?;
+    let listen_port =
+        listener
+            .local_addr()
+            .map(|a| a.port())
+            .map_err(|source| DistError::Listen {
+                addr: cfg.listen_addr.to_string(),
+                source,
+            })?;
     let registration = EpmdClient::new(cfg.epmd_port)
         .with_timeout(cfg.handshake_timeout.max(Duration::from_secs(5)))
         .register(&name.alive, listen_port, NODE_TYPE_NORMAL)
@@ -250,7 +251,13 @@ pub async fn start(cfg: DistConfig) -> Result<DistNode, DistError> {
         .name(name.atom())
         .creation(registration.creation())
         .build();
-    let inner = Arc::new(Inner::new(node.clone(), name.kind, cfg, cookie, listen_port));
+    let inner = Arc::new(Inner::new(
+        node.clone(),
+        name.kind,
+        cfg,
+        cookie,
+        listen_port,
+    ));
     *lock(&inner.keep) = keep;
     node.set_router(Arc::new(Router {
         inner: Arc::downgrade(&inner),
@@ -437,11 +444,7 @@ impl DistNode {
 
     /// `erlang:set_cookie/1`: the cookie for connections set up from now on.
     pub fn set_cookie(&self, cookie: &str) {
-        *self
-            .inner
-            .cookie
-            .write()
-            .unwrap_or_else(|p| p.into_inner()) = Cookie::new(cookie);
+        *self.inner.cookie.write().unwrap_or_else(|p| p.into_inner()) = Cookie::new(cookie);
     }
 
     /// True when more than [`DistConfig::busy_limit`] bytes are queued for `node`.
@@ -469,7 +472,9 @@ impl DistNode {
         self.inner.node.clear_router();
         for name in [manager::NET_KERNEL, manager::MESH] {
             if let Some(pid) = self.inner.node.whereis(name) {
-                self.inner.node.exit(&pid, ferrobeam_term::Term::atom("kill"));
+                self.inner
+                    .node
+                    .exit(&pid, ferrobeam_term::Term::atom("kill"));
             }
         }
         lock(&self.inner.keep).clear();

@@ -28,25 +28,25 @@ pub(crate) fn start_net_kernel(inner: &Arc<Inner>) -> Pid {
 }
 
 async fn net_kernel(ctx: crate::Ctx) {
-        loop {
-            let m = ctx.receive().await;
-            match gen_call(&m) {
-                Some((pid, tag, req)) => {
-                    let is_auth = req
-                        .as_tuple()
-                        .is_some_and(|r| r.len() == 2 && r[0].is_atom("is_auth"));
-                    if is_auth {
-                        // gen:reply/2: `{Tag, Reply}` to the caller. A `[alias|Mref]` tag
-                        // is matched by the caller whichever way the reply comes; a send
-                        // to the pid works with peers without aliases too.
-                        let _ = ctx.send(&pid, Term::tuple(vec![tag, Term::atom("yes")]));
-                    } else {
-                        debug!(request = %req, "net_kernel: call not supported; ignored");
-                    }
+    loop {
+        let m = ctx.receive().await;
+        match gen_call(&m) {
+            Some((pid, tag, req)) => {
+                let is_auth = req
+                    .as_tuple()
+                    .is_some_and(|r| r.len() == 2 && r[0].is_atom("is_auth"));
+                if is_auth {
+                    // gen:reply/2: `{Tag, Reply}` to the caller. A `[alias|Mref]` tag
+                    // is matched by the caller whichever way the reply comes; a send
+                    // to the pid works with peers without aliases too.
+                    let _ = ctx.send(&pid, Term::tuple(vec![tag, Term::atom("yes")]));
+                } else {
+                    debug!(request = %req, "net_kernel: call not supported; ignored");
                 }
-                None => debug!(message = %m, "net_kernel: unexpected message ignored"),
             }
+            None => debug!(message = %m, "net_kernel: unexpected message ignored"),
         }
+    }
 }
 
 /// Starts the mesh process: it receives `{ferrobeam_mesh, nodes, From, Nodes}` from a

@@ -67,7 +67,14 @@ pub(crate) fn to_control(
                 message,
             }
         }
-        (Signal::AliasMessage { from, alias, message }, _) => {
+        (
+            Signal::AliasMessage {
+                from,
+                alias,
+                message,
+            },
+            _,
+        ) => {
             if negotiated & flags::ALIAS == 0 {
                 return None;
             }
@@ -401,7 +408,11 @@ mod tests {
         let msgs = vec![
             Term::atom("small"),
             Term::binary(big.clone()),
-            Term::tuple(vec![Term::atom("data"), Term::binary(big.clone()), Term::Int(1)]),
+            Term::tuple(vec![
+                Term::atom("data"),
+                Term::binary(big.clone()),
+                Term::Int(1),
+            ]),
             Term::list(vec![
                 Term::binary(big.clone()),
                 Term::map(vec![(Term::atom("k"), Term::binary(big.clone()))]),
@@ -437,8 +448,7 @@ mod tests {
                     }
                 }
             }
-            let want: Vec<Option<Term>> =
-                msgs.iter().cloned().map(Some).chain([None]).collect();
+            let want: Vec<Option<Term>> = msgs.iter().cloned().map(Some).chain([None]).collect();
             assert_eq!(got, want, "{mode:?}");
             // The large binaries were not copied into the buffer.
             assert!(batch.buf.len() < 2000, "{}", batch.buf.len());
