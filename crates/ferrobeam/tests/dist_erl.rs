@@ -638,3 +638,167 @@ end"#
     assert!(text.contains("GOT :reply_from_ferrobeam"), "{text}");
     a.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn monitors_links_and_aliases_with_erl() {
+    let Some(erl) = erl("monitors_links_and_aliases_with_erl") else {
+        return;
+    };
+    let c = Cluster::new().await;
+    let a = node(&c, "fb").await;
+    let mut inbox = Mailbox::new(&a, Some("inbox"));
+    let me = a.name().to_string();
+    let port = c.epmd_port;
+    let e = blocking(move || Erl::start(&erl, &sname("m"), port, COOKIE, &[])).await;
+    let erl_name = e.name.clone();
+    // erl monitors a ferrobeam process by name, and one that does not exist.
+    let victim = a.node().spawn(|ctx| async move {
+        let m = ctx.receive().await;
+        Err::<(), Term>(m)
+    });
+    a.node().register("victim", &victim).unwrap();
+    let m2 = me.clone();
+    let (e, _) = with(e, move |e| {
+        e.eval(&format!(
+            "agent ! {{'$do', fun() -> erlang:monitor(process, {{victim, '{m2}'}}), erlang:monitor(process, {{nobody, '{m2}'}}) end}}"
+        ))
+    })
+    .await;
+    let (e, m) = with(e, |e| e.msg(Duration::from_secs(10))).await;
+    let d = t(&m);
+    let d = d.as_tuple().unwrap();
+    assert!(d[0].is_atom("DOWN") && d[4].is_atom("noproc"), "{m}");
+    assert_eq!(d[3], t(&format!("{{nobody,'{me}'}}")));
+    a.node().send(&victim, t("{shutdown,bye}")).unwrap();
+    let (e, m) = with(e, |e| e.msg(Duration::from_secs(10))).await;
+    let d = t(&m);
+    let d = d.as_tuple().unwrap();
+    assert!(d[0].is_atom("DOWN"), "{m}");
+    assert_eq!(d[3], t(&format!("{{victim,'{me}'}}")));
+    assert_eq!(d[4], t("{shutdown,bye}"));
+    // We monitor and link an erl process; it exits with a reason.
+    let (e, _) = with(e, |e| {
+        e.eval("register(doomed, spawn(fun() -> receive {die, R} -> exit(R) end end))")
+    })
+    .await;
+    let en = Atom::new(&erl_name);
+    let out = a
+        .node()
+        .run(move |ctx| async move {
+            ctx.trap_exit(true);
+            let r = ctx.monitor(ferrobeam::Dest::Remote(Atom::new("doomed"), en.clone()));
+            let r2 = ctx.monitor(ferrobeam::Dest::Remote(Atom::new("ghost"), en.clone()));
+            let noproc = ctx.receive_timeout(Duration::from_secs(5)).await;
+            ctx.send(
+                ferrobeam::Dest::Remote(Atom::new("doomed"), en.clone()),
+                t("{die, {custom, reason}}"),
+            )
+            .unwrap();
+            let down = ctx.receive_timeout(Duration::from_secs(5)).await;
+            (r, r2, noproc, down)
+        })
+        .await
+        .unwrap();
+    let (r, r2, noproc, down) = out;
+    let noproc = noproc.expect("DOWN noproc");
+    assert_eq!(noproc.as_tuple().unwrap()[1].as_ref(), Some(&r2));
+    assert!(noproc.as_tuple().unwrap()[4].is_atom("noproc"));
+    let down = down.expect("DOWN");
+    assert_eq!(down.as_tuple().unwrap()[1].as_ref(), Some(&r));
+    assert_eq!(down.as_tuple().unwrap()[4], t("{custom,reason}"));
+    // Link: erl links to our process, which exits. The LINK and the message that
+    // follows it travel on the same connection, so the link is in place when the
+    // message arrives.
+    let m3 = me.clone();
+    let (e, _) = with(e, move |e| {
+        e.eval(&format!("register(trapper, spawn(fun() -> process_flag(trap_exit, true), receive {{link, P}} -> link(P), {{inbox, '{m3}'}} ! linked, receive M -> agent ! M end end end))"))
+    })
+    .await;
+    let linked = a.node().spawn(|ctx| async move {
+        let m = ctx.receive().await;
+        Err::<(), Term>(m)
+    });
+    a.node()
+        .send(
+            ("trapper", erl_name.as_str()),
+            Term::tuple(vec![Term::atom("link"), Term::Pid(linked.clone())]),
+        )
+        .unwrap();
+    assert_eq!(inbox.recv(10).await, Term::atom("linked"));
+    a.node().send(&linked, Term::atom("linked_death")).unwrap();
+    let (e, m) = with(e, |e| e.msg(Duration::from_secs(10))).await;
+    let x = t(&m);
+    assert!(x.as_tuple().unwrap()[0].is_atom("EXIT"), "{m}");
+    assert!(x.as_tuple().unwrap()[2].is_atom("linked_death"), "{m}");
+    // Aliases both ways: erl replies to our alias, we reply to erl's.
+    let (e, _) = with(e, |e| {
+        e.eval("register(aliaser, spawn(fun() -> A = alias(), receive {reply, To} -> To ! {via_alias, A}, receive M -> agent ! {got, M} end end end))")
+    })
+    .await;
+    let en = Atom::new(&erl_name);
+    let got = a
+        .node()
+        .run(move |ctx| async move {
+            let al = ctx.alias();
+            ctx.send(
+                ferrobeam::Dest::Remote(Atom::new("aliaser"), en.clone()),
+                Term::tuple(vec![Term::atom("reply"), Term::from(al.clone())]),
+            )
+            .unwrap();
+            let m = ctx
+                .receive_timeout(Duration::from_secs(5))
+                .await
+                .expect("via alias");
+            let their = m.as_tuple().unwrap()[1].as_ref().unwrap().clone();
+            ctx.send(ferrobeam::Dest::Alias(their), Term::atom("alias_reply"))
+                .unwrap();
+            m
+        })
+        .await
+        .unwrap();
+    assert!(got.as_tuple().unwrap()[0].is_atom("via_alias"));
+    let (_e, m) = with(e, |e| e.msg(Duration::from_secs(10))).await;
+    assert_eq!(m, "{got,alias_reply}");
+    a.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simultaneous_connects_with_erl() {
+    let Some(erl) = erl("simultaneous_connects_with_erl") else {
+        return;
+    };
+    let c = Cluster::new().await;
+    let a = node(&c, "fb").await;
+    let mut watch = Mailbox::new(&a, None);
+    a.monitor_nodes(&watch.pid, true, MonitorNodesOptions::default());
+    let me = a.name().to_string();
+    let port = c.epmd_port;
+    let mut e = blocking(move || Erl::start(&erl, &sname("sim"), port, COOKIE, &[])).await;
+    let erl_name = e.name.clone();
+    for round in 0..8 {
+        // erl dials us while we dial it.
+        writeln!(e.stdin, "net_kernel:connect_node('{me}').").unwrap();
+        e.stdin.flush().unwrap();
+        assert!(a.connect(&erl_name).await, "round {round}");
+        let (e2, r) = with(e, |e| e.next_line("R ", Duration::from_secs(10))).await;
+        e = e2;
+        assert_eq!(r, "true", "round {round}");
+        assert!(watch.recv(5).await.as_tuple().unwrap()[0].is_atom("nodeup"));
+        assert_eq!(watch.try_recv(300).await, None, "round {round}: flapping");
+        assert_eq!(a.ping(&erl_name).await, Ping::Pong);
+        let (e2, n) = with(e, |e| e.eval("length(nodes())")).await;
+        e = e2;
+        assert_eq!(n, "1");
+        assert!(a.disconnect(&erl_name));
+        assert!(watch.recv(5).await.as_tuple().unwrap()[0].is_atom("nodedown"));
+        let (e2, _) = with(e, |e| {
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while e.eval("nodes()") != "[]" && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        })
+        .await;
+        e = e2;
+    }
+    a.shutdown().await;
+}
