@@ -14,57 +14,97 @@ use super::encode::Enc;
 use super::{inflate, tag, DecodeError, DecodeOptions, VERSION};
 use crate::{Atom, BigInt, Fun, FunKind, Pid, Port, Ref, Term, TermMap, MAX_ATOM_CHARS};
 use bytes::Bytes;
+use std::mem::MaybeUninit;
 
 /// Decodes one term that starts with the version byte 131 and fills `input`, without
 /// copying it: binaries in the result are slices of `input`.
+#[inline]
 pub fn decode_bytes(input: Bytes) -> Result<Term, DecodeError> {
+    // Written out rather than through `decode_versioned`: each wrapping of the result
+    // would copy the term once more.
     let len = input.len();
-    let (t, used) = decode_versioned(input, &DecodeOptions::default())?;
-    if used != len {
-        return Err(DecodeError {
-            offset: used,
-            reason: format!("{} bytes of trailing data after the term", len - used),
-        });
+    if !plain_versioned(&input) {
+        return match decode_special(&input, &DecodeOptions::default()) {
+            Ok((_, used)) if used != len => Err(trailing(used, len)),
+            Ok((t, _)) => Ok(t),
+            Err(e) => Err(e),
+        };
     }
-    Ok(t)
+    let opts = DecodeOptions::default();
+    let mut d = Decoder::new(&input, &opts, 1);
+    let t = d.term(0);
+    match d.err {
+        None if d.pos == len => Ok(t),
+        None => Err(trailing(d.pos, len)),
+        Some(e) => Err(*e),
+    }
 }
 
 /// Decodes one term *without* the version byte from the front of `input` (as terms are
 /// carried after a distribution header), returning the term and the bytes consumed.
+#[inline]
 pub fn decode_no_version_with(
     input: Bytes,
     opts: &DecodeOptions<'_>,
 ) -> Result<(Term, usize), DecodeError> {
     let mut d = Decoder::new(&input, opts, 0);
-    let t = d.root()?;
-    Ok((t, d.pos))
+    let t = d.term(0);
+    match d.err {
+        None => Ok((t, d.pos)),
+        Some(e) => Err(*e),
+    }
 }
 
+#[inline]
 pub(super) fn decode_versioned(
     input: Bytes,
     opts: &DecodeOptions<'_>,
 ) -> Result<(Term, usize), DecodeError> {
-    match input.first() {
-        Some(&VERSION) => {}
-        Some(&b) => {
-            return Err(DecodeError {
-                offset: 0,
-                reason: format!("version byte is {b}, expected 131"),
-            })
-        }
-        None => {
-            return Err(DecodeError {
-                offset: 0,
-                reason: "empty input".into(),
-            })
-        }
-    }
-    if input.get(1) == Some(&tag::COMPRESSED) {
-        return decode_compressed(&input, opts);
+    if !plain_versioned(&input) {
+        return decode_special(&input, opts);
     }
     let mut d = Decoder::new(&input, opts, 1);
-    let t = d.root()?;
-    Ok((t, d.pos))
+    let t = d.term(0);
+    match d.err {
+        None => Ok((t, d.pos)),
+        Some(e) => Err(*e),
+    }
+}
+
+/// True if `input` starts with 131 and is not compressed.
+#[inline(always)]
+fn plain_versioned(input: &[u8]) -> bool {
+    matches!(input, [VERSION, t, ..] if *t != tag::COMPRESSED)
+}
+
+#[cold]
+#[inline(never)]
+fn trailing(used: usize, len: usize) -> DecodeError {
+    DecodeError {
+        offset: used,
+        reason: format!("{} bytes of trailing data after the term", len - used),
+    }
+}
+
+/// Inputs that are not a plain versioned term: compressed, or errors.
+#[cold]
+#[inline(never)]
+fn decode_special(input: &Bytes, opts: &DecodeOptions<'_>) -> Result<(Term, usize), DecodeError> {
+    match input.first() {
+        Some(&VERSION) if input.get(1) == Some(&tag::COMPRESSED) => decode_compressed(input, opts),
+        Some(&VERSION) => Err(DecodeError {
+            offset: 1,
+            reason: "truncated term tag: needs 1 bytes, 0 remain".into(),
+        }),
+        Some(&b) => Err(DecodeError {
+            offset: 0,
+            reason: format!("version byte is {b}, expected 131"),
+        }),
+        None => Err(DecodeError {
+            offset: 0,
+            reason: "empty input".into(),
+        }),
+    }
 }
 
 /// `131, 80, UncompressedSize:32, ZlibData`.
@@ -94,13 +134,16 @@ fn decode_compressed(
     })?;
     let inflated = Bytes::from(inflated);
     let mut d = Decoder::new(&inflated, opts, 0);
-    let t = d.root().map_err(|e| DecodeError {
-        offset: 1,
-        reason: format!(
-            "in compressed term, at byte {} of the uncompressed data: {}",
-            e.offset, e.reason
-        ),
-    })?;
+    let t = d.term(0);
+    if let Some(e) = d.err {
+        return Err(DecodeError {
+            offset: 1,
+            reason: format!(
+                "in compressed term, at byte {} of the uncompressed data: {}",
+                e.offset, e.reason
+            ),
+        });
+    }
     if d.pos != inflated.len() {
         return Err(DecodeError {
             offset: 1,
@@ -156,6 +199,21 @@ fn bad_tag_reason(t: u8) -> String {
     }
 }
 
+/// True for the tags that [`Decoder::leaf_to`] decodes.
+#[inline(always)]
+fn is_common_leaf(t: u8) -> bool {
+    matches!(
+        t,
+        tag::SMALL_INTEGER
+            | tag::INTEGER
+            | tag::ATOM
+            | tag::SMALL_ATOM_UTF8
+            | tag::BINARY
+            | tag::NIL
+            | tag::NEW_FLOAT
+    )
+}
+
 /// The term put in place of one that failed to decode; it is never returned.
 #[inline(always)]
 fn placeholder() -> Term {
@@ -163,6 +221,7 @@ fn placeholder() -> Term {
 }
 
 impl<'a> Decoder<'a> {
+    #[inline]
     fn new(src: &'a Bytes, opts: &'a DecodeOptions<'_>, pos: usize) -> Decoder<'a> {
         Decoder {
             src,
@@ -172,15 +231,6 @@ impl<'a> Decoder<'a> {
             atom_cache: opts.atom_cache,
             used_cache: false,
             err: None,
-        }
-    }
-
-    /// Decodes the root term.
-    fn root(&mut self) -> Result<Term, DecodeError> {
-        let t = self.term(0);
-        match self.err.take() {
-            None => Ok(t),
-            Some(e) => Err(*e),
         }
     }
 
@@ -300,34 +350,87 @@ impl<'a> Decoder<'a> {
         true
     }
 
-    /// Decodes one term. The common leaves are decoded inline, in the caller's loop;
-    /// everything else goes through [`Decoder::other`].
+    /// Decodes one term into `slot`: the common leaves straight into it, everything else
+    /// through [`Decoder::other`]. Every path writes the slot: the returned reference,
+    /// which only `MaybeUninit::write` hands out, shows it.
     #[inline(always)]
-    fn term(&mut self, depth: usize) -> Term {
+    fn term_to<'s>(&mut self, slot: &'s mut MaybeUninit<Term>, depth: usize) -> &'s mut Term {
         let at = self.pos;
         let t = self.u8("term tag");
+        if is_common_leaf(t) {
+            self.leaf_to(t, at, slot)
+        } else {
+            // Containers recurse from here. In debug builds `leaf_to` is a call of its
+            // own, so its temporaries are not in the frame of every nesting level.
+            slot.write(self.other(t, at, depth))
+        }
+    }
+
+    /// The leaves decoded in place: integers, atoms, binaries, `[]` and floats.
+    // Inlined into the loops of optimized builds only (see `term_to`).
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    fn leaf_to<'s>(&mut self, t: u8, at: usize, slot: &'s mut MaybeUninit<Term>) -> &'s mut Term {
         match t {
-            tag::SMALL_INTEGER => Term::Int(self.u8("SMALL_INTEGER_EXT") as i64),
-            tag::INTEGER => Term::Int(i32::from_be_bytes(self.array("INTEGER_EXT")) as i64),
-            tag::ATOM | tag::SMALL_ATOM_UTF8 => Term::Atom(self.atom_body(t, at)),
+            tag::SMALL_INTEGER => {
+                let v = self.u8("SMALL_INTEGER_EXT");
+                slot.write(Term::Int(v as i64))
+            }
+            tag::INTEGER => {
+                let v = i32::from_be_bytes(self.array("INTEGER_EXT"));
+                slot.write(Term::Int(v as i64))
+            }
+            tag::ATOM | tag::SMALL_ATOM_UTF8 => {
+                let bytes = self.atom_bytes(t);
+                // Two write sites, so that neither path goes through a temporary.
+                if bytes.len() <= MAX_ATOM_CHARS && bytes.is_ascii() {
+                    slot.write(Term::Atom(Atom::from_ascii(bytes)))
+                } else {
+                    slot.write(Term::Atom(self.atom_slow(bytes, t == tag::ATOM, at)))
+                }
+            }
             tag::BINARY => {
                 let n = self.count("BINARY_EXT length", 1, 0);
                 let start = self.pos;
                 self.pos += n;
-                Term::Binary(self.src.slice(start..start + n))
+                slot.write(Term::Binary(self.src.slice(start..start + n)))
             }
-            tag::NIL => Term::List(Vec::new()),
-            tag::NEW_FLOAT => {
+            tag::NIL => slot.write(Term::List(Vec::new())),
+            _ => {
                 let f = f64::from_bits(u64::from_be_bytes(self.array("NEW_FLOAT_EXT")));
                 if f.is_finite() {
-                    Term::Float(f)
+                    slot.write(Term::Float(f))
                 } else {
                     self.fail_str(at, "NEW_FLOAT_EXT is not a finite number");
-                    placeholder()
+                    slot.write(placeholder())
                 }
             }
-            _ => self.other(t, at, depth),
         }
+    }
+
+    /// Decodes one term and returns it.
+    #[inline]
+    fn term(&mut self, depth: usize) -> Term {
+        let mut slot = MaybeUninit::uninit();
+        let t = self.term_to(&mut slot, depth);
+        // Leaves a placeholder (which owns nothing) in the slot, which is not dropped.
+        std::mem::replace(t, placeholder())
+    }
+
+    /// Decodes `n` terms onto the end of `v`, each written straight into its place (into
+    /// the spare capacity, which avoids a temporary copy of every 48-byte `Term`).
+    #[inline]
+    fn push_terms(&mut self, v: &mut Vec<Term>, n: usize, depth: usize) {
+        v.reserve(n);
+        let len = v.len();
+        let mut written = 0;
+        for slot in v.spare_capacity_mut().iter_mut().take(n) {
+            self.term_to(slot, depth);
+            written += 1;
+        }
+        // SAFETY: the loop passed the first `written` spare slots to `term_to`, which
+        // initializes the slot it is given on every path (see its doc), and nothing else
+        // touched `v` meanwhile; `written <= capacity - len`.
+        unsafe { v.set_len(len + written) };
     }
 
     /// Containers (which recurse, one level deeper) and the less common leaves. Kept
@@ -408,23 +511,6 @@ impl<'a> Decoder<'a> {
         let mut v = Vec::with_capacity(n);
         self.push_terms(&mut v, n, depth + 1);
         v
-    }
-
-    /// Decodes `n` terms onto `v`.
-    ///
-    /// Optimized builds use `Vec::extend` over a range, which writes each term straight
-    /// into the `Vec`. Debug builds use a plain loop: the iterator adapters would add
-    /// several stack frames per nesting level there, and the depth limit is meant to be
-    /// safe on an ordinary 2 MiB thread stack in debug builds too.
-    #[inline(always)]
-    fn push_terms(&mut self, v: &mut Vec<Term>, n: usize, depth: usize) {
-        #[cfg(not(debug_assertions))]
-        v.extend((0..n).map(|_| self.term(depth)));
-        #[cfg(debug_assertions)]
-        for _ in 0..n {
-            let t = self.term(depth);
-            v.push(t);
-        }
     }
 
     /// `LIST_EXT`: elements, then a tail. A tail that is itself a list (`LIST_EXT` or
@@ -532,14 +618,20 @@ impl<'a> Decoder<'a> {
         }
     }
 
-    /// The length and text of an atom whose tag `t` was just read.
-    #[inline]
-    fn atom_body(&mut self, t: u8, at: usize) -> Atom {
+    /// The text of an atom whose tag `t` was just read.
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    fn atom_bytes(&mut self, t: u8) -> &'a [u8] {
         let n = match t {
             tag::SMALL_ATOM_UTF8 | tag::SMALL_ATOM => self.u8("atom length") as usize,
             _ => self.u16("atom length") as usize,
         };
-        let bytes = self.take(n, "atom text");
+        self.take(n, "atom text")
+    }
+
+    /// The atom whose tag `t` was just read.
+    #[inline]
+    fn atom_body(&mut self, t: u8, at: usize) -> Atom {
+        let bytes = self.atom_bytes(t);
         if bytes.len() <= MAX_ATOM_CHARS && bytes.is_ascii() {
             return Atom::from_ascii(bytes);
         }

@@ -225,6 +225,7 @@ pub fn decode(input: &[u8]) -> Result<crate::Term, DecodeError> {
 
 /// Decodes one term starting with 131 from the front of `input`, returning the term and
 /// the number of bytes consumed. Binaries are zero-copy slices of `input`.
+#[inline]
 pub fn decode_with(
     input: Bytes,
     opts: &DecodeOptions<'_>,
