@@ -272,7 +272,7 @@ mod tests {
         for n in 0..=text.len() {
             let a = Atom::new(&text[..n]);
             assert_eq!(a.as_str(), &text[..n]);
-            assert_eq!(Atom::from_ascii(text[..n].as_bytes()), a);
+            assert_eq!(Atom::from_ascii(&text.as_bytes()[..n]), a);
         }
     }
 
