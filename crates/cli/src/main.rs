@@ -4,6 +4,7 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 mod epmd_cmd;
+mod node_cmd;
 mod term_cmd;
 
 /// ferrobeam: Erlang distribution, native in Rust.
@@ -23,6 +24,10 @@ enum Command {
     Epmd(epmd_cmd::EpmdArgs),
     /// List the nodes registered with an EPMD, like `epmd -names`.
     Names(epmd_cmd::NamesArgs),
+    /// Ping a node: prints pong (exit 0) or pang (exit 1).
+    Ping(node_cmd::PingArgs),
+    /// Start a node with an interactive shell (commands from a terminal or a pipe).
+    Shell(node_cmd::ShellArgs),
 }
 
 fn init_logging() {
@@ -41,6 +46,8 @@ fn main() -> ExitCode {
         Command::Term(cmd) => term_cmd::run(cmd),
         Command::Epmd(args) => epmd_cmd::run_epmd(args),
         Command::Names(args) => epmd_cmd::run_names(args),
+        Command::Ping(args) => node_cmd::run_ping(args),
+        Command::Shell(args) => node_cmd::run_shell(args),
     };
     match result {
         Ok(code) => code,
