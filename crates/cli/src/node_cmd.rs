@@ -106,10 +106,7 @@ fn runtime() -> Result<tokio::runtime::Runtime, String> {
 
 /// Runs `ferrobeam ping`.
 pub fn run_ping(args: PingArgs) -> Result<ExitCode, String> {
-    let kind = match NodeName::kind_of(&args.node) {
-        NameKind::Long => NameKind::Long,
-        NameKind::Short => NameKind::Short,
-    };
+    let kind = NodeName::kind_of(&args.node);
     let cfg = config(&args.opts, || (format!("ping{}", std::process::id()), kind));
     let rt = runtime()?;
     rt.block_on(async move {

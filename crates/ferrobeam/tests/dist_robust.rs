@@ -134,7 +134,10 @@ async fn peer_stalling_mid_handshake_is_dropped() {
     let mut sock = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
     sock.write_all(&[0, 40, b'N', 0, 0]).await.unwrap();
     let (took, _) = read_until_closed(&mut sock, Duration::from_secs(5)).await;
-    assert!(took >= Duration::from_millis(700) && took < Duration::from_secs(3), "{took:?}");
+    assert!(
+        took >= Duration::from_millis(700) && took < Duration::from_secs(3),
+        "{took:?}"
+    );
     // A peer that completes the name but never answers the challenge.
     let mut sock = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
     let mut cfg = Config::new(Atom::new(&full("staller")), Cookie::new(COOKIE), 1);
@@ -159,10 +162,10 @@ async fn malformed_packets_close_only_their_connection() {
     let mut inbox = Mailbox::new(&a, Some("inbox"));
     assert_eq!(b.ping(a.name().as_str()).await, Ping::Pong);
     let bad: Vec<Vec<u8>> = vec![
-        vec![1, 2, 3],                         // unknown packet type
-        vec![112, 131, 104, 1, 97, 99],        // control op 99
-        vec![112, 131, 104, 2, 97, 2, 97, 1],  // SEND with a bad arity
-        vec![131, 68, 1, 0, 5],                // atom cache ref to an empty entry
+        vec![1, 2, 3],                           // unknown packet type
+        vec![112, 131, 104, 1, 97, 99],          // control op 99
+        vec![112, 131, 104, 2, 97, 2, 97, 1],    // SEND with a bad arity
+        vec![131, 68, 1, 0, 5],                  // atom cache ref to an empty entry
         vec![112, 131, 108, 255, 255, 255, 255], // list claiming 4 G elements
     ];
     for (i, body) in bad.iter().enumerate() {
@@ -214,7 +217,6 @@ async fn acceptor_takes_the_old_name_message() {
     assert_eq!(ch[0], b'N');
     let challenge = u32::from_be_bytes([ch[9], ch[10], ch[11], ch[12]]);
     let cookie = Cookie::new(COOKIE);
-    drop(read_msg);
     // 'c' FlagsHigh:32 Creation:32, then 'r' Challenge:32 Digest:16.
     let mut c_msg = vec![b'c'];
     c_msg.extend_from_slice(&((ours >> 32) as u32).to_be_bytes());
