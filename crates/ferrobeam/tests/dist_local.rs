@@ -453,3 +453,31 @@ async fn simultaneous_connects_give_one_connection() {
     a.shutdown().await;
     b.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_names_and_cookie_file() {
+    let c = Cluster::new().await;
+    let dir = std::env::temp_dir().join(format!("fb-dist-cookie-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join(".erlang.cookie");
+    let mk = |name: &str| {
+        let mut cfg = c.config(name);
+        cfg.kind = NameKind::Long;
+        cfg.cookie = None;
+        cfg.cookie_file = Some(file.clone());
+        cfg
+    };
+    // The first node creates the cookie file (mode 0400), the second reads it.
+    let x = c.start(mk("x@127.0.0.1")).await;
+    let y = c.start(mk("y@127.0.0.1")).await;
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o400);
+    assert_eq!(x.get_cookie(), y.get_cookie());
+    assert_eq!(x.ping("y@127.0.0.1").await, Ping::Pong);
+    assert_eq!(y.nodes(), vec![Atom::new("x@127.0.0.1")]);
+    x.shutdown().await;
+    y.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}

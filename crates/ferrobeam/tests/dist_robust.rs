@@ -251,3 +251,58 @@ async fn acceptor_takes_the_old_name_message() {
     assert_eq!(inbox.recv(5).await, Term::atom("old_style"));
     a.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restarted_peer_replaces_its_old_connection() {
+    let c = Cluster::new().await;
+    let a = c.node("a").await;
+    let mut watch = Mailbox::new(&a, None);
+    a.monitor_nodes(
+        &watch.pid,
+        true,
+        MonitorNodesOptions {
+            node_type: None,
+            nodedown_reason: true,
+        },
+    );
+    // The first incarnation connects, then "dies" without its socket closing.
+    let mut old = raw_peer(&c, &a, "phoenix").await;
+    assert!(watch.recv(5).await.as_tuple().unwrap()[0].is_atom("nodeup"));
+    // The new incarnation connects: the node says `alive`, the peer says `true`.
+    let port = port_of(&c, &a).await;
+    let mut sock = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    let mut cfg = Config::new(Atom::new(&full("phoenix")), Cookie::new(COOKIE), 99);
+    cfg.flags = flags::DEFAULT | flags::PUBLISHED;
+    cfg.creation = 78;
+    let mut hs = Handshake::initiator(cfg, a.name().clone()).unwrap();
+    let mut buf = [0u8; 4096];
+    let mut alive_seen = false;
+    loop {
+        while let Some(out) = hs.poll_transmit() {
+            sock.write_all(&out).await.unwrap();
+        }
+        match hs.poll_event() {
+            Some(Event::AliveCheck) => {
+                alive_seen = true;
+                hs.answer_alive(true).unwrap();
+                continue;
+            }
+            Some(Event::Completed(_)) => break,
+            _ => {}
+        }
+        let n = sock.read(&mut buf).await.unwrap();
+        assert!(n > 0, "closed during the handshake");
+        hs.feed(&buf[..n]).unwrap();
+    }
+    assert!(alive_seen);
+    // The old connection went down and the new one came up.
+    let down = watch.recv(5).await;
+    assert_eq!(
+        down.as_tuple().unwrap()[2],
+        t("[{nodedown_reason,connection_closed}]")
+    );
+    assert!(watch.recv(5).await.as_tuple().unwrap()[0].is_atom("nodeup"));
+    read_until_closed(&mut old, Duration::from_secs(5)).await;
+    assert_eq!(a.nodes(), vec![Atom::new(&full("phoenix"))]);
+    a.shutdown().await;
+}
