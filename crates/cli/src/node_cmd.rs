@@ -176,7 +176,7 @@ fn read_lines(
                             return;
                         }
                     }
-                    Err(rustyline::error::ReadlineError::Interrupted) => continue,
+                    // Ctrl-C or Ctrl-D at the prompt leaves the shell.
                     Err(_) => return,
                 }
             }
@@ -430,10 +430,17 @@ impl Shell {
                 }
             };
             let _ = std::io::stdout().flush();
-            if done.send(go_on).is_err() || !go_on {
-                return;
+            if !go_on {
+                break;
+            }
+            if done.send(true).is_err() {
+                break;
             }
         }
+        // Leaving the shell stops the node: connections close first, so that peers
+        // see the node go (`noconnection`), as when an Erlang node is halted.
+        self.dist.shutdown().await;
+        let _ = done.send(false);
     }
 
     fn show(&mut self, t: &Term) -> String {
