@@ -590,7 +590,10 @@ async fn elixir_node_ping_and_list() {
         if std::env::var("FERROBEAM_REQUIRE_ERLANG").as_deref() == Ok("1") {
             panic!("elixir is required (FERROBEAM_REQUIRE_ERLANG=1) but was not found");
         }
-        eprintln!("SKIPPED elixir_node_ping_and_list: elixir not found");
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED elixir_node_ping_and_list: elixir not found"
+        );
         return;
     };
     let c = Cluster::new().await;
