@@ -1,0 +1,119 @@
+//! `fbbench`: the ferrobeam sides of the benchmarks that `scripts/bench` runs beside
+//! Erlang/OTP. Each role is a separate OS process, so that the two nodes of a workload
+//! can be pinned to different cores exactly as the Erlang nodes are:
+//!
+//! ```text
+//! fbbench peer   sname=b cookie=c epmd_port=P          # node B: `sink` and `echo`
+//! fbbench drive  sname=a cookie=c epmd_port=P peer=b@host workload=oneway kind=small count=N reps=R
+//! fbbench raw-server port=P                           # the raw TCP floor, server side
+//! fbbench raw-client port=P workload=raw_rtt count=N reps=R
+//! fbbench local  workload=pingpong count=N reps=R     # one-node workloads
+//! ```
+//!
+//! Arguments are `key=value` pairs, the same ones the Erlang modules in `bench/erlang`
+//! take, so the harness passes identical arguments to both. Results are printed as
+//! `RESULT rep=I key=value ...` lines (rep 0 is the warm-up), then `END`.
+//! `runtime=current|multi` picks the Tokio runtime (default `multi`: one worker per
+//! core the process may run on, which is one under the harness's `taskset`).
+
+mod drive;
+mod local;
+mod peer;
+mod raw;
+mod stats;
+
+use std::collections::HashMap;
+use std::process::ExitCode;
+
+/// The `key=value` arguments.
+#[derive(Debug, Clone, Default)]
+pub struct Args(HashMap<String, String>);
+
+impl Args {
+    fn parse(items: impl Iterator<Item = String>) -> Result<Args, String> {
+        let mut m = HashMap::new();
+        for a in items {
+            let (k, v) = a
+                .split_once('=')
+                .ok_or_else(|| format!("expected key=value, got {a:?}"))?;
+            m.insert(k.to_string(), v.to_string());
+        }
+        Ok(Args(m))
+    }
+
+    /// A string argument.
+    pub fn str(&self, key: &str) -> Result<&str, String> {
+        self.0
+            .get(key)
+            .map(String::as_str)
+            .ok_or_else(|| format!("missing argument {key}="))
+    }
+
+    /// A string argument with a default.
+    pub fn str_or<'a>(&'a self, key: &str, default: &'a str) -> &'a str {
+        self.0.get(key).map(String::as_str).unwrap_or(default)
+    }
+
+    /// An integer argument with a default.
+    pub fn int(&self, key: &str, default: u64) -> Result<u64, String> {
+        match self.0.get(key) {
+            Some(v) => v.parse().map_err(|_| format!("{key}={v}: not an integer")),
+            None => Ok(default),
+        }
+    }
+}
+
+fn runtime(args: &Args) -> std::io::Result<tokio::runtime::Runtime> {
+    match args.str_or("runtime", "multi") {
+        "current" => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build(),
+        _ => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build(),
+    }
+}
+
+fn main() -> ExitCode {
+    let mut argv = std::env::args().skip(1);
+    let Some(role) = argv.next() else {
+        eprintln!("usage: fbbench peer|drive|raw-server|raw-client|local key=value...");
+        return ExitCode::from(2);
+    };
+    let args = match Args::parse(argv) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("fbbench: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let rt = match runtime(&args) {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("fbbench: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let r = rt.block_on(async {
+        match role.as_str() {
+            "peer" => peer::run(&args).await,
+            "drive" => drive::run(&args).await,
+            "raw-server" => raw::server(&args).await,
+            "raw-client" => raw::client(&args).await,
+            "local" => local::run(&args).await,
+            other => Err(format!("unknown role {other:?}")),
+        }
+    });
+    match r {
+        Ok(()) => {
+            println!("END");
+            // Do not wait for the node's background tasks.
+            std::process::exit(0)
+        }
+        Err(e) => {
+            println!("ERROR {e}");
+            eprintln!("fbbench {role}: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,196 @@
+//! The physical floor: raw loopback TCP between two processes, on Tokio, with
+//! `TCP_NODELAY`, and nothing but framing.
+//!
+//! * `workload=raw_rtt count=N`: N round trips of 32 bytes; the mean, p50 and p99.
+//! * `workload=raw_oneway size=S count=N`: N frames of a 4-byte big-endian length and S
+//!   bytes, with buffered writes (64 KiB, or one vectored write per frame for large
+//!   frames); the receiver parses every frame and acknowledges the last.
+//!
+//! Each repetition starts with a header on the one connection: a mode byte (`R` or
+//! `F`) and the count (u64, big-endian).
+
+use crate::stats::{payload, pcts, result, V};
+use crate::Args;
+use std::io::IoSlice;
+use std::time::Instant;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+const RTT_BYTES: usize = 32;
+const WRITE_BUF: usize = 64 * 1024;
+
+fn io(e: std::io::Error) -> String {
+    e.to_string()
+}
+
+/// `fbbench raw-server port=P`: prints `READY <port>` and serves connections.
+pub async fn server(args: &Args) -> Result<(), String> {
+    let l = TcpListener::bind(("127.0.0.1", args.int("port", 0)? as u16))
+        .await
+        .map_err(io)?;
+    println!("READY {}", l.local_addr().map_err(io)?.port());
+    loop {
+        let (s, _) = l.accept().await.map_err(io)?;
+        tokio::spawn(async move {
+            if let Err(e) = serve(s).await {
+                eprintln!("raw-server: {e}");
+            }
+        });
+    }
+}
+
+async fn serve(mut s: TcpStream) -> std::io::Result<()> {
+    s.set_nodelay(true)?;
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let mut hdr = [0u8; 9];
+        if s.read_exact(&mut hdr).await.is_err() {
+            return Ok(());
+        }
+        let count = u64::from_be_bytes(hdr[1..].try_into().expect("8 bytes"));
+        match hdr[0] {
+            b'R' => {
+                let mut m = [0u8; RTT_BYTES];
+                for _ in 0..count {
+                    s.read_exact(&mut m).await?;
+                    s.write_all(&m).await?;
+                }
+            }
+            _ => {
+                read_frames(&mut s, &mut buf, count).await?;
+                s.write_all(b"k").await?;
+            }
+        }
+    }
+}
+
+/// Reads and parses `count` length-prefixed frames.
+async fn read_frames(s: &mut TcpStream, buf: &mut [u8], count: u64) -> std::io::Result<()> {
+    let mut frames = 0u64;
+    let mut hdr = [0u8; 4];
+    let mut have = 0usize; // header bytes held
+    let mut skip = 0usize; // payload bytes still to come
+    while frames < count {
+        let n = s.read(buf).await?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        let mut i = 0;
+        while i < n {
+            if skip > 0 {
+                let k = skip.min(n - i);
+                skip -= k;
+                i += k;
+                if skip == 0 {
+                    frames += 1;
+                }
+                continue;
+            }
+            let len = if have == 0 && n - i >= 4 {
+                let l = u32::from_be_bytes(buf[i..i + 4].try_into().expect("4 bytes"));
+                i += 4;
+                l as usize
+            } else {
+                hdr[have] = buf[i];
+                have += 1;
+                i += 1;
+                if have < 4 {
+                    continue;
+                }
+                have = 0;
+                u32::from_be_bytes(hdr) as usize
+            };
+            if len == 0 {
+                frames += 1;
+            } else {
+                skip = len;
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn write_all_vectored(s: &mut TcpStream, bufs: &mut [IoSlice<'_>]) -> std::io::Result<()> {
+    let mut rest = bufs;
+    while !rest.is_empty() {
+        let n = s.write_vectored(rest).await?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::WriteZero.into());
+        }
+        IoSlice::advance_slices(&mut rest, n);
+    }
+    Ok(())
+}
+
+/// `fbbench raw-client port=P workload=raw_rtt|raw_oneway ...`.
+pub async fn client(args: &Args) -> Result<(), String> {
+    let port = args.int("port", 0)? as u16;
+    let reps = args.int("reps", 6)?;
+    let count = args.int("count", 10_000)?;
+    let workload = args.str("workload")?;
+    let size = args.int("size", 40)? as usize;
+    let mut s = TcpStream::connect(("127.0.0.1", port)).await.map_err(io)?;
+    s.set_nodelay(true).map_err(io)?;
+    for rep in 0..reps {
+        let mut hdr = [0u8; 9];
+        hdr[0] = if workload == "raw_rtt" { b'R' } else { b'F' };
+        hdr[1..].copy_from_slice(&count.to_be_bytes());
+        s.write_all(&hdr).await.map_err(io)?;
+        if workload == "raw_rtt" {
+            let mut m = [7u8; RTT_BYTES];
+            let mut lats = Vec::with_capacity(count as usize);
+            let t0 = Instant::now();
+            for _ in 0..count {
+                let t = Instant::now();
+                s.write_all(&m).await.map_err(io)?;
+                s.read_exact(&mut m).await.map_err(io)?;
+                lats.push(t.elapsed().as_nanos() as u64);
+            }
+            let mean = t0.elapsed().as_secs_f64() * 1e6 / count as f64;
+            let (p50, p99, max) = pcts(&mut lats);
+            result(
+                rep,
+                &[
+                    ("mean_us", V::F(mean)),
+                    ("p50_us", V::F(p50)),
+                    ("p99_us", V::F(p99)),
+                    ("max_us", V::F(max)),
+                ],
+            );
+        } else {
+            let body = payload(size);
+            let len = (size as u32).to_be_bytes();
+            let mut out: Vec<u8> = Vec::with_capacity(WRITE_BUF + size + 4);
+            let t0 = Instant::now();
+            for _ in 0..count {
+                out.extend_from_slice(&len);
+                if size >= 8 * 1024 {
+                    let mut bufs = [IoSlice::new(&out), IoSlice::new(&body)];
+                    write_all_vectored(&mut s, &mut bufs).await.map_err(io)?;
+                    out.clear();
+                } else {
+                    out.extend_from_slice(&body);
+                    if out.len() >= WRITE_BUF {
+                        s.write_all(&out).await.map_err(io)?;
+                        out.clear();
+                    }
+                }
+            }
+            if !out.is_empty() {
+                s.write_all(&out).await.map_err(io)?;
+            }
+            let mut ack = [0u8; 1];
+            s.read_exact(&mut ack).await.map_err(io)?;
+            let secs = t0.elapsed().as_secs_f64();
+            result(
+                rep,
+                &[
+                    ("msgs_s", V::F(count as f64 / secs)),
+                    ("mb_s", V::F((count as usize * size) as f64 / secs / 1e6)),
+                    ("secs", V::F(secs)),
+                ],
+            );
+        }
+    }
+    Ok(())
+}
