@@ -77,6 +77,16 @@ fn bench_encode(c: &mut Criterion) {
                 black_box(buf.len())
             })
         });
+        // Binaries of 1 KiB and more referenced, not copied (for vectored socket writes).
+        let mut vec = etf::Vectored::new();
+        let opts = etf::EncodeOptions::default();
+        g.bench_with_input(BenchmarkId::new("vectored", name), &t, |b, t| {
+            b.iter(|| {
+                vec.clear();
+                etf::encode_vectored(black_box(t), &opts, 1024, &mut vec);
+                black_box(vec.head.len())
+            })
+        });
         // A fresh Vec per term (what term_to_binary does).
         g.bench_with_input(BenchmarkId::new("new", name), &t, |b, t| {
             b.iter(|| black_box(etf::encode(black_box(t))))
@@ -111,6 +121,17 @@ fn bench_mix(c: &mut Criterion) {
                 etf::encode_into(black_box(t), &mut buf);
             }
             black_box(buf.len())
+        })
+    });
+    let mut vec = etf::Vectored::new();
+    let opts = etf::EncodeOptions::default();
+    g.bench_function("encode_vectored", |b| {
+        b.iter(|| {
+            for t in &terms {
+                vec.clear();
+                etf::encode_vectored(black_box(t), &opts, 1024, &mut vec);
+            }
+            black_box(vec.head.len())
         })
     });
     g.bench_function("decode", |b| {

@@ -480,3 +480,23 @@ fn export_funs_have_one_encoding() {
     );
     assert_eq!(decode(&encode(&f)).unwrap(), f);
 }
+
+#[test]
+fn vectored_encoding_references_large_binaries() {
+    let big = Bytes::from(vec![5u8; 100_000]);
+    let t = Term::tuple(vec![
+        Term::atom("data"),
+        Term::Binary(big.clone()),
+        Term::binary(vec![1, 2, 3]),
+        Term::Binary(big.clone()),
+    ]);
+    let mut v = etf::Vectored::new();
+    etf::encode_vectored(&t, &EncodeOptions::default(), 1024, &mut v);
+    assert_eq!(v.binaries.len(), 2);
+    assert!(v.binaries.iter().all(|(_, b)| b.as_ptr() == big.as_ptr()));
+    assert!(v.head.len() < 100);
+    assert_eq!(v.to_vec(), encode(&t));
+    assert_eq!(v.chunks().count(), 4);
+    v.clear();
+    assert!(v.is_empty());
+}

@@ -82,3 +82,16 @@ proptest! {
         prop_assert_eq!(back, t);
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn vectored_encoding_has_the_same_bytes(t in arb_term(), min in prop_oneof![Just(1usize), Just(16), Just(1024)]) {
+        let mut v = etf::Vectored::new();
+        etf::encode_vectored(&t, &EncodeOptions::default(), min, &mut v);
+        prop_assert_eq!(v.to_vec(), encode(&t));
+        prop_assert_eq!(v.len(), encode(&t).len());
+        prop_assert!(v.binaries.iter().all(|(_, b)| b.len() >= min));
+    }
+}

@@ -388,12 +388,7 @@ impl<'a> Decoder<'a> {
                     slot.write(Term::Atom(self.atom_slow(bytes, t == tag::ATOM, at)))
                 }
             }
-            tag::BINARY => {
-                let n = self.count("BINARY_EXT length", 1, 0);
-                let start = self.pos;
-                self.pos += n;
-                slot.write(Term::Binary(self.src.slice(start..start + n)))
-            }
+            tag::BINARY => self.binary_to(slot),
             tag::NIL => slot.write(Term::List(Vec::new())),
             _ => {
                 let f = f64::from_bits(u64::from_be_bytes(self.array("NEW_FLOAT_EXT")));
@@ -405,6 +400,17 @@ impl<'a> Decoder<'a> {
                 }
             }
         }
+    }
+
+    /// A binary, written into `slot`. Out of line on purpose: inlined, the compiler
+    /// routes the write through a temporary shared with the other kinds, and the copy
+    /// costs more than the call.
+    #[inline(never)]
+    fn binary_to<'s>(&mut self, slot: &'s mut MaybeUninit<Term>) -> &'s mut Term {
+        let n = self.count("BINARY_EXT length", 1, 0);
+        let start = self.pos;
+        self.pos += n;
+        slot.write(Term::Binary(self.src.slice(start..start + n)))
     }
 
     /// Decodes one term and returns it.
@@ -446,7 +452,7 @@ impl<'a> Decoder<'a> {
         }
     }
 
-    #[inline(never)]
+    #[inline]
     fn tuple(&mut self, t: u8, at: usize, depth: usize) -> Term {
         let n = if t == tag::SMALL_TUPLE {
             self.u8("SMALL_TUPLE_EXT arity") as usize
@@ -496,6 +502,7 @@ impl<'a> Decoder<'a> {
     }
 
     /// The `n` elements of a tuple, built in place.
+    #[inline]
     fn elements(&mut self, n: usize, depth: usize, at: usize) -> Vec<Term> {
         if n == 0 || !self.depth_ok(depth, at) {
             return Vec::new();
@@ -907,6 +914,7 @@ impl<'a> Decoder<'a> {
             let mut e = Enc {
                 out: &mut out,
                 utf8_atoms: false,
+                refs: None,
             };
             e.atom(&module);
             for p in &parts {

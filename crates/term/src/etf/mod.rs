@@ -54,7 +54,7 @@ use crate::Atom;
 use bytes::Bytes;
 
 pub use decode::{decode_bytes, decode_no_version_with};
-pub use encode::{encode_with, encoded_len_with};
+pub use encode::{encode_vectored, encode_with, encoded_len_with, Vectored};
 
 /// The version byte that starts every external term.
 pub const VERSION: u8 = 131;
