@@ -78,37 +78,62 @@ impl Atom {
         }
     }
 
+    /// Overwrites this atom, in place, with ASCII `bytes` of at most `INLINE_CAP` bytes
+    /// (longer input is cut). Writing in place spares the ETF decoder a copy of a
+    /// freshly built value.
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    pub(crate) fn set_inline_ascii(&mut self, bytes: &[u8]) {
+        debug_assert!(bytes.is_ascii());
+        let (n, w0, w1, w2) = words(bytes);
+        match &mut self.0 {
+            Repr::Inline { len, buf } => {
+                *len = n as u8;
+                buf[..8].copy_from_slice(&w0.to_le_bytes());
+                buf[8..16].copy_from_slice(&w1.to_le_bytes());
+                buf[16..].copy_from_slice(&w2.to_le_bytes()[..INLINE_CAP - 16]);
+            }
+            heap => *heap = Atom::inline(bytes).0,
+        }
+    }
+
     /// An inline atom of at most `INLINE_CAP` bytes (longer input is cut).
-    ///
-    /// The text is gathered into three little-endian words with a few fixed-size,
-    /// possibly overlapping loads, then stored whole: no `memcpy` call of variable length,
-    /// and no byte-wise stores that a following wide load would stall on. Atoms are short
-    /// and decoded by the million.
     #[cfg_attr(not(debug_assertions), inline(always))]
     fn inline(bytes: &[u8]) -> Atom {
-        let src = &bytes[..bytes.len().min(INLINE_CAP)];
-        let n = src.len();
-        let (w0, w1, w2) = if n > 16 {
-            (le8(src, 0), le8(src, 8), le8(src, n - 8) >> (8 * (24 - n)))
-        } else if n > 8 {
-            (le8(src, 0), le8(src, n - 8) >> (8 * (16 - n)), 0)
-        } else if n == 8 {
-            (le8(src, 0), 0, 0)
-        } else if n >= 4 {
-            (le4(src, 0) | le4(src, n - 4) << (8 * (n - 4)), 0, 0)
-        } else if n > 0 {
-            let b = |i: usize| (src[i] as u64) << (8 * i);
-            (b(0) | b(n / 2) | b(n - 1), 0, 0)
-        } else {
-            (0, 0, 0)
-        };
+        let (n, w0, w1, w2) = words(bytes);
         let mut buf = [0u8; INLINE_CAP];
         buf[..8].copy_from_slice(&w0.to_le_bytes());
         buf[8..16].copy_from_slice(&w1.to_le_bytes());
         buf[16..].copy_from_slice(&w2.to_le_bytes()[..INLINE_CAP - 16]);
         Atom(Repr::Inline { len: n as u8, buf })
     }
+}
 
+/// The first `INLINE_CAP` bytes of `bytes`: their number, and their contents as three
+/// little-endian words gathered with a few fixed-size, possibly overlapping loads. No
+/// `memcpy` call of variable length, and no byte-wise stores that a following wide load
+/// would stall on: atoms are short and decoded by the million.
+#[cfg_attr(not(debug_assertions), inline(always))]
+fn words(bytes: &[u8]) -> (usize, u64, u64, u64) {
+    let src = &bytes[..bytes.len().min(INLINE_CAP)];
+    let n = src.len();
+    let (w0, w1, w2) = if n > 16 {
+        (le8(src, 0), le8(src, 8), le8(src, n - 8) >> (8 * (24 - n)))
+    } else if n > 8 {
+        (le8(src, 0), le8(src, n - 8) >> (8 * (16 - n)), 0)
+    } else if n == 8 {
+        (le8(src, 0), 0, 0)
+    } else if n >= 4 {
+        (le4(src, 0) | le4(src, n - 4) << (8 * (n - 4)), 0, 0)
+    } else if n > 0 {
+        let b = |i: usize| (src[i] as u64) << (8 * i);
+        (b(0) | b(n / 2) | b(n - 1), 0, 0)
+    } else {
+        (0, 0, 0)
+    };
+    (n, w0, w1, w2)
+}
+
+impl Atom {
     /// Makes an atom, refusing text longer than Erlang's limit of 255 characters.
     pub fn try_new(text: &str) -> Option<Atom> {
         if text.len() > MAX_ATOM_CHARS && text.chars().count() > MAX_ATOM_CHARS {
@@ -273,6 +298,11 @@ mod tests {
             let a = Atom::new(&text[..n]);
             assert_eq!(a.as_str(), &text[..n]);
             assert_eq!(Atom::from_ascii(&text.as_bytes()[..n]), a);
+            if n <= INLINE_CAP {
+                let mut b = Atom::new("previous");
+                b.set_inline_ascii(&text.as_bytes()[..n]);
+                assert_eq!(b, a);
+            }
         }
     }
 

@@ -12,7 +12,9 @@
 
 use super::encode::Enc;
 use super::{inflate, tag, DecodeError, DecodeOptions, VERSION};
-use crate::{Atom, BigInt, Fun, FunKind, Pid, Port, Ref, Term, TermMap, MAX_ATOM_CHARS};
+use crate::{
+    Atom, BigInt, Fun, FunKind, Pid, Port, Ref, Term, TermMap, INLINE_CAP, MAX_ATOM_CHARS,
+};
 use bytes::Bytes;
 use std::mem::MaybeUninit;
 
@@ -382,7 +384,15 @@ impl<'a> Decoder<'a> {
             tag::ATOM | tag::SMALL_ATOM_UTF8 => {
                 let bytes = self.atom_bytes(t);
                 // Two write sites, so that neither path goes through a temporary.
-                if bytes.len() <= MAX_ATOM_CHARS && bytes.is_ascii() {
+                if bytes.len() <= INLINE_CAP && bytes.is_ascii() {
+                    // Written in place, an empty atom and then its text: building the atom
+                    // first and moving it in costs two store-to-load stalls.
+                    let t = slot.write(Term::Atom(Atom::new("")));
+                    if let Term::Atom(a) = t {
+                        a.set_inline_ascii(bytes);
+                    }
+                    t
+                } else if bytes.len() <= MAX_ATOM_CHARS && bytes.is_ascii() {
                     slot.write(Term::Atom(Atom::from_ascii(bytes)))
                 } else {
                     slot.write(Term::Atom(self.atom_slow(bytes, t == tag::ATOM, at)))
