@@ -277,6 +277,21 @@ impl Ctx {
         Ok((pid, r))
     }
 
+    /// Runs the function registered as `{Module, Function}` in this process and returns
+    /// its value, or its exit reason as `Err` (`{undef, [{M, F, Args, []}]}` if there is
+    /// no such function). A panic in it is not caught: it ends this process.
+    pub async fn apply(
+        &self,
+        module: impl Into<Atom>,
+        function: impl Into<Atom>,
+        args: Vec<Term>,
+    ) -> Result<Term, Term> {
+        match self.node.lookup_fn(module.into(), function.into(), args) {
+            Ok((f, args)) => f(self.clone(), args).await,
+            Err(e) => Err(e.reason()),
+        }
+    }
+
     pub(crate) fn add_link_local(&self, pid: &Pid) {
         lock(&self.proc.local).ext().links.insert(pid.clone());
     }

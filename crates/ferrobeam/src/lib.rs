@@ -3,31 +3,61 @@
 //! Erlang distribution, native in Rust. This crate holds the node: processes with
 //! Erlang's exact semantics (spawn, send, selective receive, links, monitors, exit
 //! signals, `trap_exit`, aliases, the name registry, timers), and the OTP behaviours
-//! built on them ([`gen_server`, `supervisor`, `dynamic_supervisor`, `task`).
+//! built on them ([`gen_server`], [`supervisor`], [`dynamic_supervisor`], [`task`],
+//! [`task_supervisor`]).
 //!
 //! Processes are Tokio tasks. Pids carry their node, references their node and
 //! creation, and exit reasons are [`Term`]s, so that every operation works the same
 //! across nodes once the distribution layer routes signals (see [`RemoteRouter`]).
 //!
 //! ```
-//! use ferrobeam::{Node, Term};
-//! use std::time::Duration;
+//! use ferrobeam::gen_server::{self, CallFrom, CallReply, GenServer, StartOpts};
+//! use ferrobeam::{Ctx, Node, Term};
+//!
+//! /// A process function that crashes.
+//! async fn crasher(_ctx: Ctx) {
+//!     panic!("boom")
+//! }
+//!
+//! /// A GenServer keeping a total.
+//! struct Total(i64);
+//!
+//! impl GenServer for Total {
+//!     type Args = ();
+//!     type Call = i64;
+//!     type Reply = i64;
+//!     type Cast = Term;
+//!
+//!     async fn init(_ctx: &Ctx, _: ()) -> Result<Self, Term> {
+//!         Ok(Total(0))
+//!     }
+//!
+//!     async fn handle_call(&mut self, _ctx: &Ctx, n: i64, _from: CallFrom) -> CallReply<i64> {
+//!         self.0 += n;
+//!         CallReply::Reply(self.0)
+//!     }
+//! }
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() {
 //! let node = Node::new();
-//! let reason = node
+//! gen_server::start::<Total>(&node, (), StartOpts::name("total")).await.unwrap();
+//!
+//! let (exit, total) = node
 //!     .run(|ctx| async move {
+//!         // A linked crash arrives as {'EXIT', Pid, {panic, <<"boom">>}}.
 //!         ctx.trap_exit(true);
-//!         let child = ctx.spawn_link(|_ctx| async { panic!("boom") });
-//!         // The crash arrives as a message, with the panic message in the reason.
-//!         let msg = ctx.receive().await;
-//!         assert_eq!(msg.as_tuple().unwrap()[1], Term::Pid(child));
-//!         msg.as_tuple().unwrap()[2].clone()
+//!         let child = ctx.spawn_link(crasher);
+//!         let exit = ctx.receive().await;
+//!         assert_eq!(exit.as_tuple().unwrap()[1], Term::Pid(child));
+//!         // A call: {'$gen_call', {Self, [alias | Ref]}, 5} on the wire.
+//!         let total: i64 = gen_server::call(&ctx, "total", 5i64).await.unwrap();
+//!         (exit.as_tuple().unwrap()[2].clone(), total)
 //!     })
 //!     .await
 //!     .unwrap();
-//! assert_eq!(reason, ferrobeam::reason::panic("boom"));
+//! assert_eq!(exit, ferrobeam::reason::panic("boom"));
+//! assert_eq!(total, 5);
 //! # }
 //! ```
 
@@ -35,13 +65,17 @@
 
 mod convert;
 mod ctx;
+pub mod dynamic_supervisor;
 mod error;
 pub mod gen_server;
 mod node;
 mod process;
 pub mod reason;
 mod signal;
+pub mod supervisor;
 mod table;
+pub mod task;
+pub mod task_supervisor;
 
 pub mod dist;
 pub mod epmd;
@@ -51,5 +85,5 @@ pub use error::{LinkError, RegisterError, SendError, SpawnError};
 pub use ferrobeam_term::{Atom, Pid, Ref, Term};
 pub use node::{Node, NodeBuilder, RemoteRouter};
 pub use process::AliasMode;
-pub use reason::{ExitReason, IntoExitReason};
+pub use reason::{ExitReason, FnResult, IntoExitReason};
 pub use signal::{Dest, ExitKind, Signal};

@@ -4,7 +4,7 @@
 use crate::ctx::Ctx;
 use crate::error::{RegisterError, SendError, SpawnError};
 use crate::process::{self, lock, Proc};
-use crate::reason::{self, IntoExitReason};
+use crate::reason::{self, FnResult, IntoExitReason};
 use crate::signal::{Ctl, Dest, Sig, Signal, Watcher};
 use crate::table::{FxHashMap, ShardedMap};
 use ferrobeam_term::{Atom, Pid, Ref, Term};
@@ -35,8 +35,11 @@ pub trait RemoteRouter: Send + Sync + 'static {
 }
 
 /// A function that can be spawned by `{Module, Function}` name.
-pub(crate) type SpawnFn =
-    Arc<dyn Fn(Ctx, Vec<Term>) -> Pin<Box<dyn Future<Output = Term> + Send>> + Send + Sync>;
+pub(crate) type SpawnFn = Arc<
+    dyn Fn(Ctx, Vec<Term>) -> Pin<Box<dyn Future<Output = Result<Term, Term>> + Send>>
+        + Send
+        + Sync,
+>;
 
 struct TimerEntry {
     deadline: Instant,
@@ -322,9 +325,14 @@ impl Node {
         pid
     }
 
-    /// Registers a function that can be spawned by `{Module, Function}` name, with the
-    /// arguments as a list of terms. This is how processes are started from other
-    /// nodes, since closures cannot cross nodes.
+    /// Registers a function by `{Module, Function}` name, taking its arguments as a list
+    /// of terms. It can then be spawned ([`Node::spawn_mfa`]) or applied
+    /// ([`Ctx::apply`]) by name: this is how other nodes start processes and run
+    /// calls here, since closures cannot cross nodes.
+    ///
+    /// The function returns a value or an exit reason (see [`FnResult`]): `()`
+    /// (`ok`), a `Term`, or a `Result`. A spawned function's value is discarded and the
+    /// process exits `normal`; an `Err(reason)` exits with `reason`.
     ///
     /// ```
     /// use ferrobeam::{Node, Term};
@@ -348,11 +356,11 @@ impl Node {
     where
         F: Fn(Ctx, Vec<Term>) -> Fut + Send + Sync + 'static,
         Fut: Future + Send + 'static,
-        Fut::Output: IntoExitReason,
+        Fut::Output: FnResult,
     {
         let f: SpawnFn = Arc::new(move |ctx, args| {
             let fut = f(ctx, args);
-            Box::pin(async move { fut.await.into_exit_reason() })
+            Box::pin(async move { fut.await.into_fn_result() })
         });
         self.inner
             .functions
@@ -422,7 +430,12 @@ impl Node {
         Ok(self.spawn_setup(
             move |ctx| {
                 let fut = f(ctx, args);
-                async move { crate::reason::ExitReason(fut.await) }
+                async move {
+                    crate::reason::ExitReason(match fut.await {
+                        Ok(_) => reason::normal(),
+                        Err(e) => e,
+                    })
+                }
             },
             setup,
             before,

@@ -113,6 +113,38 @@ impl<E: Into<Term>> IntoExitReason for Result<(), E> {
     }
 }
 
+/// What a function registered by `{Module, Function}` returns (see
+/// [`Node::register_fn`](crate::Node::register_fn)): a value, or an exit reason.
+///
+/// `()` is the value `ok`, a [`Term`] is itself, and `Result<T, E>` is `T`'s value or
+/// the exit reason `e`. A spawned function's value is discarded and the process ends
+/// with `normal`, as in Erlang; an applied function's value is its result.
+pub trait FnResult {
+    /// `Ok(value)` or `Err(exit reason)`.
+    fn into_fn_result(self) -> Result<Term, Term>;
+}
+
+impl FnResult for () {
+    fn into_fn_result(self) -> Result<Term, Term> {
+        Ok(Term::atom("ok"))
+    }
+}
+
+impl FnResult for Term {
+    fn into_fn_result(self) -> Result<Term, Term> {
+        Ok(self)
+    }
+}
+
+impl<T: FnResult, E: Into<Term>> FnResult for Result<T, E> {
+    fn into_fn_result(self) -> Result<Term, Term> {
+        match self {
+            Ok(v) => v.into_fn_result(),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
 /// An explicit exit reason, as the result of a process function: `ExitReason(reason)`
 /// ends the process with `reason`.
 #[derive(Debug, Clone, PartialEq)]
