@@ -73,6 +73,7 @@ mod process;
 pub mod reason;
 mod signal;
 pub mod supervisor;
+mod suspend;
 mod table;
 pub mod task;
 pub mod task_supervisor;

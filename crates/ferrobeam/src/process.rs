@@ -422,6 +422,9 @@ where
                 // signal is handled, so a process that begins by setting `trap_exit`
                 // (or registering a name) does so before an exit signal can reach it.
                 let mut started = false;
+                // Set while the process is suspended (see `crate::suspend`): a send
+                // found its connection busy.
+                let mut suspended: Option<crate::suspend::Wait> = None;
                 poll_fn(|cx: &mut Context<'_>| {
                     let first = !started;
                     started = true;
@@ -430,12 +433,26 @@ where
                             return Poll::Ready(r);
                         }
                     }
-                    match catch_unwind(AssertUnwindSafe(|| user.as_mut().poll(cx))) {
+                    if let Some(w) = suspended.as_mut() {
+                        if w.as_mut().poll(cx).is_pending() {
+                            return Poll::Pending;
+                        }
+                        suspended = None;
+                    }
+                    crate::suspend::enter();
+                    let polled = catch_unwind(AssertUnwindSafe(|| user.as_mut().poll(cx)));
+                    let gate = crate::suspend::leave();
+                    match polled {
                         Ok(Poll::Pending) => match proc.take_pending_exit() {
                             Some(r) => Poll::Ready(r),
                             None => {
                                 if first && !proc.register_if_empty(cx.waker()) {
                                     cx.waker().wake_by_ref();
+                                }
+                                if let Some(mut w) = gate {
+                                    if w.as_mut().poll(cx).is_pending() {
+                                        suspended = Some(w);
+                                    }
                                 }
                                 Poll::Pending
                             }

@@ -71,7 +71,8 @@ pub struct DistConfig {
     /// signals are dropped with a log (and links and monitors get `noconnection`).
     pub max_pending_signals: usize,
     /// The bytes (estimated) queued for one connection's writer above which the
-    /// connection counts as busy (see [`DistNode::is_busy`](super::DistNode::is_busy)).
+    /// connection counts as busy and processes that send to it are suspended (see
+    /// [`DistNode::is_busy`](super::DistNode::is_busy)). Default 8 MiB.
     pub busy_limit: usize,
 }
 
@@ -113,7 +114,7 @@ impl DistConfig {
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
             flags: DEFAULT_FLAGS,
             max_pending_signals: 100_000,
-            busy_limit: 64 * 1024 * 1024,
+            busy_limit: 8 * 1024 * 1024,
         }
     }
 

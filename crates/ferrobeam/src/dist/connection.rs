@@ -1,9 +1,10 @@
 //! One connection: setting it up (dialing or accepting, with the handshake) and running
 //! it (one reader task and one writer task).
 
+use super::flow::Flow;
 use super::manager::{Inner, Outcome};
 use super::random;
-use super::wire::{self, Batch};
+use super::wire::{self, Batch, Pieces};
 use crate::signal::{Dest, ExitKind, Signal};
 use bytes::Bytes;
 use ferrobeam_proto::control::{ControlMessage, ProcRef, SpawnResult};
@@ -13,8 +14,8 @@ use ferrobeam_proto::handshake::{
     AcceptStatus, Completed, Config, Cookie as HsCookie, Event, Handshake, HandshakeError, PeerName,
 };
 use ferrobeam_term::{Atom, Term};
+use std::collections::VecDeque;
 use std::io::IoSlice;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -27,18 +28,75 @@ use tracing::{debug, info, warn};
 
 /// What a connection's writer is asked to send.
 pub(crate) enum Out {
-    /// A signal from a local process, with its estimated size.
+    /// A signal from a local process, with its estimated size (counted in the flow).
     Signal(Dest, Signal, usize),
-    /// A control message (an answer, or a `MONITOR_P_EXIT`).
-    Ctl(ControlMessage),
+    /// A control message (an answer, a `MONITOR_P_EXIT`, an `UNLINK_ID`...), with its
+    /// estimated size (counted in the flow).
+    Ctl(ControlMessage, usize),
     /// Write what is queued, then close.
     Close,
+}
+
+impl Out {
+    /// The estimated size counted in the flow.
+    pub(crate) fn estimate(&self) -> usize {
+        match self {
+            Out::Signal(_, _, e) | Out::Ctl(_, e) => *e,
+            Out::Close => 0,
+        }
+    }
+
+    /// The local process the signal comes from, if known: signals from one process
+    /// keep their order, so nothing from it overtakes a message of its that is being
+    /// sent in fragments.
+    fn sender(&self) -> Option<&ferrobeam_term::Pid> {
+        use ControlMessage as C;
+        match self {
+            Out::Signal(_, s, _) => match s {
+                Signal::Message { from, .. }
+                | Signal::AliasMessage { from, .. }
+                | Signal::Down { from, .. } => from.as_ref(),
+                Signal::Link { from }
+                | Signal::Unlink { from }
+                | Signal::Exit { from, .. }
+                | Signal::Monitor { from, .. }
+                | Signal::Demonitor { from, .. } => Some(from),
+            },
+            Out::Ctl(c, _) => match c {
+                C::UnlinkId { from, .. }
+                | C::UnlinkIdAck { from, .. }
+                | C::SpawnRequest { from, .. }
+                | C::GroupLeader { from, .. }
+                | C::AliasSend { from, .. }
+                | C::SendSender { from, .. }
+                | C::RegSend { from, .. }
+                | C::Link { from, .. }
+                | C::Exit { from, .. }
+                | C::PayloadExit { from, .. }
+                | C::Exit2 { from, .. }
+                | C::PayloadExit2 { from, .. } => Some(from),
+                C::MonitorPExit {
+                    from: ProcRef::Pid(p),
+                    ..
+                }
+                | C::PayloadMonitorPExit {
+                    from: ProcRef::Pid(p),
+                    ..
+                } => Some(p),
+                _ => None,
+            },
+            Out::Close => None,
+        }
+    }
 }
 
 /// Most bytes a writer gathers before writing.
 const MAX_BATCH_BYTES: usize = 1 << 20;
 /// Most packets a writer gathers before writing.
 const MAX_BATCH_PACKETS: usize = 4096;
+/// Messages larger than this go out in fragments of this size, when the peer accepts
+/// fragments (as BEAM does).
+pub(crate) const FRAGMENT_SIZE: usize = 64 * 1024;
 
 fn handshake_config(inner: &Inner) -> Config {
     let cookie = inner
@@ -309,7 +367,7 @@ fn run(inner: Arc<Inner>, peer: Atom, id: u64, sock: TcpStream, c: Completed, le
     let tick_req = Arc::new(Notify::new());
     let inner2 = inner.clone();
     let peer2 = peer.clone();
-    let outcome = inner.connection_up(&peer, id, negotiated, hidden, |rx, queued| {
+    let outcome = inner.connection_up(&peer, id, negotiated, hidden, |rx, flow| {
         let handle = inner2.node.handle().clone();
         let (Some(rd), Some(wr)) = (rd.take(), wr.take()) else {
             unreachable!("halves are taken once")
@@ -322,7 +380,7 @@ fn run(inner: Arc<Inner>, peer: Atom, id: u64, sock: TcpStream, c: Completed, le
             rx,
             negotiated,
             tick_req.clone(),
-            queued,
+            flow,
         ));
         let mut dec = FrameDecoder::new();
         dec.push(&leftover);
@@ -349,6 +407,122 @@ async fn write_batch(wr: &mut OwnedWriteHalf, batch: &Batch) -> std::io::Result<
     Ok(())
 }
 
+/// A message being sent in fragments.
+struct Stream {
+    /// The sending process.
+    key: Option<ferrobeam_term::Pid>,
+    /// The fragments still to write, each a packet.
+    frags: VecDeque<Pieces>,
+    /// Its estimated size in the flow, taken off once the last fragment is written.
+    est: usize,
+    /// Later signals from the same process, held until this message is out.
+    held: VecDeque<Out>,
+}
+
+/// The state of a connection's writer: the batch being gathered and the messages
+/// being sent in fragments.
+struct WriterState {
+    mode: SendMode,
+    negotiated: u64,
+    system: ferrobeam_term::Pid,
+    peer: Atom,
+    flow: Arc<Flow>,
+    batch: Batch,
+    streams: VecDeque<Stream>,
+    next_seq: u64,
+    closing: bool,
+}
+
+impl WriterState {
+    /// Takes one item from the queue.
+    fn add(&mut self, out: Out) {
+        if let Out::Close = out {
+            self.closing = true;
+            return;
+        }
+        if !self.streams.is_empty() {
+            let key = out.sender();
+            if let Some(s) = self.streams.iter_mut().find(|s| s.key.as_ref() == key) {
+                s.held.push_back(out);
+                return;
+            }
+        }
+        self.encode(out);
+    }
+
+    /// Encodes an item into the batch, or starts a fragmented stream for it.
+    fn encode(&mut self, out: Out) {
+        let key = out.sender().cloned();
+        let est = out.estimate();
+        let msg = match out {
+            Out::Signal(to, signal, _) => {
+                wire::to_control(to, signal, self.negotiated, &self.system)
+            }
+            Out::Ctl(c, _) => Some(c),
+            Out::Close => None,
+        };
+        let Some(msg) = msg else {
+            self.flow.sub(est);
+            return;
+        };
+        let mark = self.batch.mark();
+        if let Err(e) = self.batch.push(self.mode, &msg) {
+            warn!(peer = %self.peer, "message not sent: {e}");
+            self.flow.sub(est);
+            return;
+        }
+        if self.mode == SendMode::Fragments && self.batch.len_since(mark) > FRAGMENT_SIZE + 7 {
+            let (pieces, ctl_len) = self.batch.take_packet(mark);
+            let seq = self.next_seq;
+            self.next_seq = self.next_seq.wrapping_add(1).max(1);
+            self.streams.push_back(Stream {
+                key,
+                frags: wire::fragments(pieces, ctl_len, seq, FRAGMENT_SIZE),
+                est,
+                held: VecDeque::new(),
+            });
+        } else {
+            self.flow.sub(est);
+        }
+    }
+
+    /// Puts the next fragment of each stream in the batch, round-robin. A stream that
+    /// ends lets the signals it held go.
+    fn pump(&mut self) {
+        for _ in 0..self.streams.len() {
+            let Some(mut s) = self.streams.pop_front() else {
+                return;
+            };
+            if let Some(f) = s.frags.pop_front() {
+                self.batch.push_pieces(&f);
+            }
+            if s.frags.is_empty() {
+                self.flow.sub(s.est);
+                for out in s.held {
+                    self.add(out);
+                }
+            } else {
+                self.streams.push_back(s);
+            }
+        }
+    }
+
+    fn full(&self) -> bool {
+        self.batch.len() >= MAX_BATCH_BYTES || self.batch.packets() >= MAX_BATCH_PACKETS
+    }
+
+    /// Takes what is waiting in the queue, without waiting.
+    fn drain(&mut self, rx: &mut mpsc::UnboundedReceiver<Out>) {
+        while !self.closing && !self.full() {
+            match rx.try_recv() {
+                Ok(out) => self.add(out),
+                Err(mpsc::error::TryRecvError::Empty) => break,
+                Err(mpsc::error::TryRecvError::Disconnected) => self.closing = true,
+            }
+        }
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn writer(
     inner: Arc<Inner>,
@@ -358,62 +532,52 @@ async fn writer(
     mut rx: mpsc::UnboundedReceiver<Out>,
     negotiated: u64,
     tick_req: Arc<Notify>,
-    queued: Arc<AtomicUsize>,
+    flow: Arc<Flow>,
 ) {
-    let mode = SendMode::for_flags(negotiated);
-    let system = inner.node.system_pid();
     let tick = (inner.cfg.net_ticktime / 4).max(Duration::from_millis(10));
-    let mut batch = Batch::default();
-    let mut unlink_id = 0u64;
-    let mut last_write = Instant::now();
-    let mut closing = false;
-    let add = |out: Out, batch: &mut Batch, unlink_id: &mut u64, closing: &mut bool| {
-        let msg = match out {
-            Out::Signal(to, signal, est) => {
-                queued.fetch_sub(est, Ordering::Relaxed);
-                wire::to_control(to, signal, negotiated, &system, unlink_id)
-            }
-            Out::Ctl(c) => Some(c),
-            Out::Close => {
-                *closing = true;
-                None
-            }
-        };
-        if let Some(m) = msg {
-            if let Err(e) = batch.push(mode, &m) {
-                warn!(%peer, "message not sent: {e}");
-            }
-        }
+    let mut st = WriterState {
+        mode: SendMode::for_flags(negotiated),
+        negotiated,
+        system: inner.node.system_pid(),
+        peer: peer.clone(),
+        flow,
+        batch: Batch::default(),
+        streams: VecDeque::new(),
+        next_seq: 1,
+        closing: false,
     };
+    let mut last_write = Instant::now();
     loop {
-        if !closing {
-            tokio::select! {
-                biased;
-                m = rx.recv() => match m {
-                    Some(out) => add(out, &mut batch, &mut unlink_id, &mut closing),
-                    None => closing = true,
-                },
-                _ = tick_req.notified() => batch.push_tick(),
-                _ = tokio::time::sleep_until(last_write + tick) => batch.push_tick(),
-            }
-            while !closing && batch.len() < MAX_BATCH_BYTES && batch.packets() < MAX_BATCH_PACKETS {
-                match rx.try_recv() {
-                    Ok(out) => add(out, &mut batch, &mut unlink_id, &mut closing),
-                    Err(mpsc::error::TryRecvError::Empty) => break,
-                    Err(mpsc::error::TryRecvError::Disconnected) => closing = true,
+        if !st.closing {
+            if st.batch.is_empty() && st.streams.is_empty() {
+                tokio::select! {
+                    biased;
+                    m = rx.recv() => match m {
+                        Some(out) => st.add(out),
+                        None => st.closing = true,
+                    },
+                    _ = tick_req.notified() => st.batch.push_tick(),
+                    _ = tokio::time::sleep_until(last_write + tick) => st.batch.push_tick(),
                 }
             }
+            st.drain(&mut rx);
+            // Fragments of large messages, with the small messages that come in
+            // meanwhile put between them.
+            while !st.closing && !st.streams.is_empty() && !st.full() {
+                st.pump();
+                st.drain(&mut rx);
+            }
         }
-        if !batch.is_empty() {
-            if let Err(e) = write_batch(&mut wr, &batch).await {
+        if !st.batch.is_empty() {
+            if let Err(e) = write_batch(&mut wr, &st.batch).await {
                 debug!(%peer, "write failed: {e}");
                 inner.connection_down(&peer, id, "connection_closed");
                 return;
             }
-            batch.clear();
+            st.batch.clear();
             last_write = Instant::now();
         }
-        if closing {
+        if st.closing {
             let _ = wr.shutdown().await;
             inner.connection_down(&peer, id, "connection_closed");
             return;
@@ -505,9 +669,12 @@ fn control(
     let node = &inner.node;
     let me = &inner.name;
     let local = |p: &ferrobeam_term::Pid| p.node == *me;
-    if !inner.track_incoming(peer, id, &msg) {
+    match inner.track_incoming(peer, id, &msg) {
         // The connection was replaced or closed meanwhile.
-        return Err("connection no longer current".into());
+        None => return Err("connection no longer current".into()),
+        // Ignored by the link protocol.
+        Some(false) => return Ok(()),
+        Some(true) => {}
     }
     match msg {
         C::Send { to, message } | C::SendTT { to, message, .. } => {

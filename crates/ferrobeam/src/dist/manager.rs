@@ -23,6 +23,7 @@
 use super::config::DistConfig;
 use super::connection::{self, Out};
 use super::cookie::Cookie;
+use super::flow::Flow;
 use super::name::NameKind;
 use super::wire;
 use super::{MonitorNodesOptions, NodeKind, NodeTypeFilter};
@@ -32,7 +33,7 @@ use ferrobeam_proto::control::{ControlMessage, ProcRef};
 use ferrobeam_proto::handshake::{AcceptStatus, NameDomain};
 use ferrobeam_term::{Atom, Pid, Ref, Term};
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, Weak};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::AbortHandle;
@@ -50,10 +51,22 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// Links and monitors that cross one connection.
+///
+/// It also keeps the part of the link protocol's state that concerns the connection
+/// (see the `Link Protocol` section of OTP's `erl_dist_protocol`): the unlink id of
+/// each `UNLINK_ID` a local process sent and the peer has not acknowledged yet. While
+/// one is outstanding, the link is inactive on our side: a `LINK` from the peer for
+/// that pair is ignored (the peer drops its link when our `UNLINK_ID` reaches it), and
+/// an `UNLINK_ID_ACK` with the same id ends the unlink. A `LINK` sent by the local
+/// process meanwhile makes the link active again and cancels the outstanding id.
 #[derive(Default)]
 pub(crate) struct Track {
     /// `(local pid, remote pid)`.
     links: HashSet<(Pid, Pid)>,
+    /// Outstanding unlinks: `(local pid, remote pid)` → the id of its `UNLINK_ID`.
+    unlinking: HashMap<(Pid, Pid), u64>,
+    /// The last unlink id used on this connection.
+    last_unlink_id: u64,
     /// Monitors held by local processes on remote ones: reference → local watcher.
     monitors_out: HashMap<Ref, Pid>,
     /// Monitors held by remote processes on local ones: reference → (remote watcher,
@@ -66,10 +79,14 @@ impl Track {
     fn outgoing(&mut self, to: &Dest, signal: &Signal) {
         match (signal, to) {
             (Signal::Link { from }, Dest::Pid(r)) => {
-                self.links.insert((from.clone(), r.clone()));
+                let pair = (from.clone(), r.clone());
+                self.unlinking.remove(&pair);
+                self.links.insert(pair);
             }
-            (Signal::Unlink { from }, Dest::Pid(r))
-            | (
+            (Signal::Unlink { from }, Dest::Pid(r)) => {
+                self.links.remove(&(from.clone(), r.clone()));
+            }
+            (
                 Signal::Exit {
                     from,
                     kind: ExitKind::Link,
@@ -89,12 +106,33 @@ impl Track {
         }
     }
 
-    /// Records what a control message read in does to the links and monitors.
-    pub(crate) fn incoming(&mut self, msg: &ControlMessage) {
+    /// A new unlink id for `UNLINK_ID` from `local` to `remote`, recorded as
+    /// outstanding.
+    pub(crate) fn start_unlink(&mut self, local: &Pid, remote: &Pid) -> u64 {
+        self.last_unlink_id = self.last_unlink_id.wrapping_add(1).max(1);
+        let id = self.last_unlink_id;
+        self.unlinking.insert((local.clone(), remote.clone()), id);
+        id
+    }
+
+    /// Records what a control message read in does to the links and monitors. False
+    /// if the message must not be delivered: a `LINK` for a pair whose unlink is still
+    /// outstanding, which the link protocol ignores.
+    pub(crate) fn incoming(&mut self, msg: &ControlMessage) -> bool {
         use ControlMessage as C;
         match msg {
             C::Link { from, to } => {
-                self.links.insert((to.clone(), from.clone()));
+                let pair = (to.clone(), from.clone());
+                if self.unlinking.contains_key(&pair) {
+                    return false;
+                }
+                self.links.insert(pair);
+            }
+            C::UnlinkIdAck { id, from, to } => {
+                let pair = (to.clone(), from.clone());
+                if self.unlinking.get(&pair) == Some(id) {
+                    self.unlinking.remove(&pair);
+                }
             }
             C::Unlink { from, to }
             | C::UnlinkId { from, to, .. }
@@ -120,6 +158,7 @@ impl Track {
             }
             _ => {}
         }
+        true
     }
 
     /// The signals that tell local processes the connection is gone.
@@ -163,7 +202,7 @@ impl Track {
 }
 
 pub(crate) struct Pending {
-    queue: VecDeque<(Dest, Signal)>,
+    queue: VecDeque<Out>,
     waiters: Vec<oneshot::Sender<bool>>,
     /// Cancels the attempt that owns the entry.
     owner: CancellationToken,
@@ -176,7 +215,6 @@ pub(crate) struct Up {
     reader: AbortHandle,
     /// An incoming connection from the same node is replacing this one (`alive`).
     replacing: bool,
-    queued: Arc<AtomicUsize>,
 }
 
 pub(crate) enum State {
@@ -191,6 +229,8 @@ pub(crate) struct Entry {
     /// Processes that called `monitor_node(Node, true)`, once per call.
     node_monitors: Vec<Pid>,
     track: Track,
+    /// The output buffer: signals queued for the node, pending or up.
+    pub(crate) flow: Arc<Flow>,
 }
 
 /// What a connection attempt learns about its entry.
@@ -314,15 +354,21 @@ impl Inner {
         self.node.handle().spawn(async move {
             connection::dial(inner, peer, id, t).await;
         });
+        self.new_entry(id, token)
+    }
+
+    /// A pending entry owned by the attempt `id`.
+    fn new_entry(&self, id: u64, owner: CancellationToken) -> Entry {
         Entry {
             id,
             state: State::Pending(Pending {
                 queue: VecDeque::new(),
                 waiters: Vec::new(),
-                owner: token,
+                owner,
             }),
             node_monitors: Vec::new(),
             track: Track::default(),
+            flow: Flow::new(self.cfg.busy_limit),
         }
     }
 
@@ -374,19 +420,7 @@ impl Inner {
         let mut conns = lock(&self.conns);
         match conns.get_mut(peer) {
             None => {
-                conns.insert(
-                    peer.clone(),
-                    Entry {
-                        id,
-                        state: State::Pending(Pending {
-                            queue: VecDeque::new(),
-                            waiters: Vec::new(),
-                            owner: token.clone(),
-                        }),
-                        node_monitors: Vec::new(),
-                        track: Track::default(),
-                    },
-                );
+                conns.insert(peer.clone(), self.new_entry(id, token.clone()));
                 AcceptStatus::Ok
             }
             Some(e) => match &mut e.state {
@@ -428,19 +462,8 @@ impl Inner {
         if let Some(old) = old {
             self.entry_gone(peer, old, "connection_closed", true);
         }
-        lock(&self.conns).insert(
-            peer.clone(),
-            Entry {
-                id,
-                state: State::Pending(Pending {
-                    queue: VecDeque::new(),
-                    waiters: Vec::new(),
-                    owner: token.clone(),
-                }),
-                node_monitors: Vec::new(),
-                track: Track::default(),
-            },
-        );
+        let e = self.new_entry(id, token.clone());
+        lock(&self.conns).insert(peer.clone(), e);
     }
 
     /// A handshake completed: the connection goes up if the attempt still owns the
@@ -452,7 +475,7 @@ impl Inner {
         id: u64,
         flags: u64,
         hidden: bool,
-        start: impl FnOnce(mpsc::UnboundedReceiver<Out>, Arc<AtomicUsize>) -> AbortHandle,
+        start: impl FnOnce(mpsc::UnboundedReceiver<Out>, Arc<Flow>) -> AbortHandle,
     ) -> Outcome {
         let waiters = {
             let mut conns = lock(&self.conns);
@@ -463,8 +486,7 @@ impl Inner {
                 return Outcome::Superseded;
             }
             let (tx, rx) = mpsc::unbounded_channel();
-            let queued = Arc::new(AtomicUsize::new(0));
-            let reader = start(rx, queued.clone());
+            let reader = start(rx, e.flow.clone());
             let State::Pending(p) = std::mem::replace(
                 &mut e.state,
                 State::Up(Up {
@@ -473,15 +495,13 @@ impl Inner {
                     hidden,
                     reader,
                     replacing: false,
-                    queued: queued.clone(),
                 }),
             ) else {
                 return Outcome::Superseded;
             };
-            for (to, signal) in p.queue {
-                let est = wire::estimate(&signal);
-                queued.fetch_add(est, Ordering::Relaxed);
-                let _ = tx.send(Out::Signal(to, signal, est));
+            // Already counted in the flow.
+            for out in p.queue {
+                let _ = tx.send(out);
             }
             if !hidden && !self.cfg.hidden {
                 // The mesh: tell the peer which visible nodes we know. Sent on this
@@ -555,6 +575,7 @@ impl Inner {
     /// An entry has been removed from the table: close what it holds and tell
     /// everyone who needs to know.
     fn entry_gone(&self, node: &Atom, e: Entry, reason: &str, log: bool) {
+        e.flow.close();
         let was_up = match e.state {
             State::Up(u) => {
                 u.reader.abort();
@@ -694,28 +715,33 @@ impl Inner {
     pub(crate) fn is_busy(&self, node: &Atom) -> bool {
         match lock(&self.conns).get(node) {
             Some(Entry {
-                state: State::Up(u),
-                ..
-            }) => u.queued.load(Ordering::Relaxed) > self.cfg.busy_limit,
-            Some(Entry {
                 state: State::Pending(p),
                 ..
-            }) => p.queue.len() >= self.cfg.max_pending_signals,
+            }) if p.queue.len() >= self.cfg.max_pending_signals => true,
+            Some(e) => e.flow.is_busy(),
             None => false,
         }
+    }
+
+    /// The output buffer of the connection to `node`, if there is one.
+    pub(crate) fn flow(&self, node: &Atom) -> Option<Arc<Flow>> {
+        lock(&self.conns).get(node).map(|e| e.flow.clone())
     }
 
     // ----- from the reader ----------------------------------------------------------
 
     /// Records the links and monitors a control message read from `node` creates or
-    /// removes. False if the connection is no longer the current one.
-    pub(crate) fn track_incoming(&self, node: &Atom, id: u64, msg: &ControlMessage) -> bool {
+    /// removes. `None` if the connection is no longer the current one; `Some(false)` if
+    /// the message must be ignored (see [`Track::incoming`]).
+    pub(crate) fn track_incoming(
+        &self,
+        node: &Atom,
+        id: u64,
+        msg: &ControlMessage,
+    ) -> Option<bool> {
         match lock(&self.conns).get_mut(node) {
-            Some(e) if e.id == id => {
-                e.track.incoming(msg);
-                true
-            }
-            _ => false,
+            Some(e) if e.id == id => Some(e.track.incoming(msg)),
+            _ => None,
         }
     }
 
@@ -728,7 +754,7 @@ impl Inner {
         }) = lock(&self.conns).get(node)
         {
             if *eid == id {
-                let _ = u.tx.send(Out::Ctl(msg));
+                let _ = u.tx.send(Out::Ctl(msg, 0));
             }
         }
     }
@@ -756,7 +782,9 @@ impl RemoteRouter for Router {
 }
 
 impl Inner {
-    /// Routes a signal from a local process to `node`, connecting on demand.
+    /// Routes a signal from a local process to `node`, connecting on demand. When the
+    /// node's output buffer is over its limit, the sending process is suspended at its
+    /// next await point until it drains (see [`crate::suspend`]).
     pub(crate) fn route(self: &Arc<Self>, node: &Atom, to: Dest, signal: Signal) {
         let mut conns = lock(&self.conns);
         if !conns.contains_key(node) {
@@ -789,57 +817,81 @@ impl Inner {
             return;
         };
         e.track.outgoing(&to, &signal);
+        let out = match signal {
+            Signal::Down {
+                from,
+                reference,
+                reason,
+            } => {
+                // Only over a connection that is up: a pending one carries no monitor
+                // of the peer's.
+                let State::Up(u) = &e.state else { return };
+                let Dest::Pid(watcher) = to else { return };
+                let target = e.track.monitors_in.remove(&reference);
+                let from = match (target, from) {
+                    (Some((_, t)), _) => t,
+                    (None, Some(p)) => ProcRef::Pid(p),
+                    (None, None) => return,
+                };
+                let est = wire::estimate_term(&reason);
+                match wire::monitor_exit(from, watcher, reference, reason, u.flags) {
+                    Some(c) => Out::Ctl(c, est),
+                    None => return,
+                }
+            }
+            Signal::Unlink { from } => {
+                let Dest::Pid(remote) = to else { return };
+                let id = e.track.start_unlink(&from, &remote);
+                Out::Ctl(
+                    ControlMessage::UnlinkId {
+                        id,
+                        from,
+                        to: remote,
+                    },
+                    64,
+                )
+            }
+            signal => {
+                let est = wire::estimate(&signal);
+                Out::Signal(to, signal, est)
+            }
+        };
+        let est = out.estimate();
         match &mut e.state {
             State::Up(u) => {
-                let out = match signal {
-                    Signal::Down {
-                        from,
-                        reference,
-                        reason,
-                    } => {
-                        let Dest::Pid(watcher) = to else { return };
-                        let target = e.track.monitors_in.remove(&reference);
-                        let from = match (target, from) {
-                            (Some((_, t)), _) => t,
-                            (None, Some(p)) => ProcRef::Pid(p),
-                            (None, None) => return,
-                        };
-                        match wire::monitor_exit(from, watcher, reference, reason, u.flags) {
-                            Some(c) => Out::Ctl(c),
-                            None => return,
-                        }
-                    }
-                    signal => {
-                        let est = wire::estimate(&signal);
-                        u.queued.fetch_add(est, Ordering::Relaxed);
-                        Out::Signal(to, signal, est)
-                    }
-                };
+                e.flow.add(est);
                 let _ = u.tx.send(out);
             }
             State::Pending(p) => {
-                if matches!(signal, Signal::Down { .. }) {
-                    return;
-                }
                 if p.queue.len() < self.cfg.max_pending_signals {
-                    p.queue.push_back((to, signal));
+                    e.flow.add(est);
+                    p.queue.push_back(out);
+                } else {
+                    warn!(peer = %node, "too many signals queued for a connection being set up; signal dropped");
+                    let Out::Signal(to, signal, _) = out else {
+                        return;
+                    };
+                    match &signal {
+                        Signal::Link { from } => {
+                            if let Dest::Pid(r) = &to {
+                                e.track.links.remove(&(from.clone(), r.clone()));
+                            }
+                        }
+                        Signal::Monitor { reference, .. } => {
+                            e.track.monitors_out.remove(reference);
+                        }
+                        _ => return,
+                    }
+                    drop(conns);
+                    self.no_connection(to, signal);
                     return;
                 }
-                warn!(peer = %node, "too many signals queued for a connection being set up; signal dropped");
-                match &signal {
-                    Signal::Link { from } => {
-                        if let Dest::Pid(r) = &to {
-                            e.track.links.remove(&(from.clone(), r.clone()));
-                        }
-                    }
-                    Signal::Monitor { reference, .. } => {
-                        e.track.monitors_out.remove(reference);
-                    }
-                    _ => return,
-                }
-                drop(conns);
-                self.no_connection(to, signal);
             }
+        }
+        if e.flow.is_busy() {
+            let flow = e.flow.clone();
+            drop(conns);
+            crate::suspend::request(flow);
         }
     }
 

@@ -38,13 +38,28 @@
 //! drops the connection when nothing arrived for `net_ticktime` (`net_tick_timeout`) or
 //! a packet is malformed (logged; the rest of the node keeps running).
 //!
-//! Sending never blocks: the router is called synchronously from `send`, so each
-//! connection's queue is unbounded, with its size estimated in bytes.
-//! [`DistNode::is_busy`] tells when a connection has more than
-//! [`DistConfig::busy_limit`] bytes queued (BEAM's busy distribution port); a sender
-//! that produces floods should wait on [`DistNode::wait_not_busy`]. Bounding memory
-//! without dropping requires an awaiting send in the runtime, which can be built on
-//! these two.
+//! Messages larger than 64 KiB go out in fragments of 64 KiB when the peer accepts
+//! them (`FRAGMENTS`, as every BEAM node does). The writer sends the fragments of the
+//! large messages in progress in turn, with the small messages that arrive meanwhile
+//! put between them, so that a small message is never stuck behind a large one. The
+//! signals of one process keep their order: what a process sends after a large message
+//! waits for that message's last fragment.
+//!
+//! # The output buffer and busy connections
+//!
+//! Each connection's output buffer is bounded by [`DistConfig::busy_limit`] (estimated
+//! bytes queued and not yet written, including a connection still being set up). Above
+//! it the connection is *busy*, like BEAM's busy distribution port, and a process that
+//! sends to it is suspended until the buffer drains below the limit: sending itself
+//! never blocks (the router is called synchronously from `send`), but the sending
+//! process stops at its next await point (a `receive`, a sleep, a `yield_now`) and
+//! resumes when the writer has caught up, or the connection is gone. Nothing is
+//! dropped, and memory stays bounded by the limit plus what each sender queues between
+//! two await points. The trade-off is cooperative scheduling: a process that sends in
+//! a loop without ever awaiting is not stopped mid-loop, and code outside any process
+//! (sending with [`Node::send`](crate::Node::send)) is never suspended; such code can
+//! wait itself with [`DistNode::wait_not_busy`]. [`DistNode::is_busy`] and
+//! [`DistNode::queued_bytes`] show the state.
 //!
 //! # Visible nodes and the mesh
 //!
@@ -64,6 +79,7 @@
 mod config;
 mod connection;
 pub mod cookie;
+mod flow;
 mod manager;
 pub mod name;
 mod random;
@@ -452,11 +468,21 @@ impl DistNode {
         Atom::try_new(node).is_some_and(|n| self.inner.is_busy(&n))
     }
 
-    /// Waits until the connection to `node` is not busy.
+    /// Waits until the connection to `node` is not busy (at once if there is none).
     pub async fn wait_not_busy(&self, node: &str) {
-        while self.is_busy(node) {
-            tokio::time::sleep(Duration::from_millis(1)).await;
+        let flow = Atom::try_new(node).and_then(|n| self.inner.flow(&n));
+        if let Some(f) = flow {
+            f.wait_not_busy().await;
         }
+    }
+
+    /// The bytes (estimated) queued for `node`'s connection and not yet written: the
+    /// size of its output buffer. 0 if there is no connection.
+    pub fn queued_bytes(&self, node: &str) -> usize {
+        Atom::try_new(node)
+            .and_then(|n| self.inner.flow(&n))
+            .map(|f| f.queued())
+            .unwrap_or(0)
     }
 
     /// Stops the node's distribution: closes every connection (nodedown reason

@@ -36,7 +36,6 @@ pub(crate) fn to_control(
     signal: Signal,
     negotiated: u64,
     system: &Pid,
-    unlink_id: &mut u64,
 ) -> Option<ControlMessage> {
     let monitors = negotiated & flags::DIST_MONITOR != 0;
     let payload = negotiated & flags::EXIT_PAYLOAD != 0;
@@ -85,14 +84,8 @@ pub(crate) fn to_control(
             }
         }
         (Signal::Link { from }, Dest::Pid(to)) => ControlMessage::Link { from, to },
-        (Signal::Unlink { from }, Dest::Pid(to)) => {
-            *unlink_id = unlink_id.wrapping_add(1).max(1);
-            ControlMessage::UnlinkId {
-                id: *unlink_id,
-                from,
-                to,
-            }
-        }
+        // Unlinks become UNLINK_ID in the connection manager, which keeps their ids:
+        // the obsolete UNLINK is never sent.
         (Signal::Exit { from, reason, kind }, Dest::Pid(to)) => match (kind, payload) {
             (ExitKind::Link, true) => ControlMessage::PayloadExit { from, to, reason },
             (ExitKind::Link, false) => ControlMessage::Exit { from, to, reason },
@@ -181,7 +174,21 @@ pub(crate) struct Batch {
     /// Bytes in `bigs`.
     big_bytes: usize,
     packets: usize,
+    /// Where the control message of the last packet pushed ends in `buf`.
+    ctl_end: usize,
 }
+
+/// A position in a [`Batch`], to take back what was pushed after it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Mark {
+    buf: usize,
+    bigs: usize,
+    big_bytes: usize,
+    packets: usize,
+}
+
+/// The bytes of one packet in pieces (small ones copied, binaries shared).
+pub(crate) type Pieces = Vec<Bytes>;
 
 /// Why a packet could not be added to a batch.
 #[derive(Debug, thiserror::Error)]
@@ -241,6 +248,7 @@ impl Batch {
         } else {
             self.buf.extend_from_slice(&[131, 68, 0]);
             encode_with(&control, &NO_VERSION, &mut self.buf);
+            self.ctl_end = self.buf.len();
             if let Some(p) = payload {
                 self.term(p, 0);
             }
@@ -259,6 +267,64 @@ impl Batch {
                 Err(EncodeError::TooLarge(len))
             }
         }
+    }
+
+    /// The current end of the batch.
+    pub(crate) fn mark(&self) -> Mark {
+        Mark {
+            buf: self.buf.len(),
+            bigs: self.bigs.len(),
+            big_bytes: self.big_bytes,
+            packets: self.packets,
+        }
+    }
+
+    /// Bytes pushed since `mark`.
+    pub(crate) fn len_since(&self, mark: Mark) -> usize {
+        self.len() - (mark.buf + mark.big_bytes)
+    }
+
+    /// Takes out the one packet pushed (in a header mode) since `mark`: its body after
+    /// the distribution header (`Control, Message`) as pieces, and the control
+    /// message's length.
+    pub(crate) fn take_packet(&mut self, mark: Mark) -> (Pieces, usize) {
+        // Skip the length and the `131, 68, 0` header.
+        let body_start = mark.buf + 7;
+        let ctl_len = self.ctl_end.saturating_sub(body_start);
+        let small = Bytes::copy_from_slice(&self.buf[body_start.min(self.buf.len())..]);
+        let base = body_start.min(self.buf.len());
+        let mut pieces = Vec::with_capacity(2 * (self.bigs.len() - mark.bigs) + 1);
+        let mut at = base;
+        for (off, b) in self.bigs.drain(mark.bigs..) {
+            if off > at {
+                pieces.push(small.slice(at - base..off - base));
+            }
+            if !b.is_empty() {
+                pieces.push(b);
+            }
+            at = off;
+        }
+        if at < self.buf.len() {
+            pieces.push(small.slice(at - base..));
+        }
+        self.buf.truncate(mark.buf);
+        self.big_bytes = mark.big_bytes;
+        self.packets = mark.packets;
+        (pieces, ctl_len)
+    }
+
+    /// Adds a packet given as pieces (a fragment): small pieces are copied, large ones
+    /// written from their own memory.
+    pub(crate) fn push_pieces(&mut self, pieces: &[Bytes]) {
+        for p in pieces {
+            if p.len() >= BIG_BINARY {
+                self.big_bytes += p.len();
+                self.bigs.push((self.buf.len(), p.clone()));
+            } else {
+                self.buf.extend_from_slice(p);
+            }
+        }
+        self.packets += 1;
     }
 
     /// Encodes a term without its version byte; large binaries are referenced, not
@@ -344,7 +410,76 @@ impl Batch {
         self.bigs.clear();
         self.big_bytes = 0;
         self.packets = 0;
+        self.ctl_end = 0;
     }
+}
+
+/// Splits a packet body (`Control, Message` as pieces, the control message being the
+/// first `ctl_len` bytes) into fragments of sequence `seq`, each a packet with its
+/// length and fragment header: the first carries the whole control message and up to
+/// `size` bytes of the message, the others `size` bytes each.
+pub(crate) fn fragments(
+    pieces: Pieces,
+    ctl_len: usize,
+    seq: u64,
+    size: usize,
+) -> std::collections::VecDeque<Pieces> {
+    let size = size.max(1);
+    let total: usize = pieces.iter().map(|p| p.len()).sum();
+    let first_len = ctl_len.saturating_add(size).min(total);
+    let count = 1 + (total - first_len).div_ceil(size) as u64;
+    let mut out = std::collections::VecDeque::with_capacity(count as usize);
+    let mut src = pieces.into_iter();
+    let mut cur: Option<Bytes> = None;
+    let mut take = |mut n: usize| -> Pieces {
+        let mut v = Vec::new();
+        while n > 0 {
+            let b = match cur.take() {
+                Some(b) => b,
+                None => match src.next() {
+                    Some(b) => b,
+                    None => break,
+                },
+            };
+            if b.len() > n {
+                v.push(b.slice(..n));
+                cur = Some(b.slice(n..));
+                n = 0;
+            } else {
+                n -= b.len();
+                if !b.is_empty() {
+                    v.push(b);
+                }
+            }
+        }
+        v
+    };
+    let header = |first: bool, frag: u64, payload: usize| -> Bytes {
+        let mut h = Vec::with_capacity(23);
+        let len = 18 + usize::from(first) + payload;
+        h.extend_from_slice(&(len as u32).to_be_bytes());
+        h.extend_from_slice(&[131, if first { 69 } else { 70 }]);
+        h.extend_from_slice(&seq.to_be_bytes());
+        h.extend_from_slice(&frag.to_be_bytes());
+        if first {
+            h.push(0); // NumberOfAtomCacheRefs
+        }
+        Bytes::from(h)
+    };
+    let mut first = vec![header(true, count, first_len)];
+    first.extend(take(first_len));
+    out.push_back(first);
+    let mut left = total - first_len;
+    let mut frag = count;
+    while left > 0 {
+        frag -= 1;
+        let n = left.min(size);
+        let mut p = vec![header(false, frag, n)];
+        p.extend(take(n));
+        out.push_back(p);
+        left -= n;
+    }
+    out
 }
 
 /// Whether a term holds a large binary within reach of the walk (worth encoding part
@@ -368,24 +503,40 @@ fn needs_walk(t: &Term) -> bool {
     }
 }
 
-/// Estimated bytes a signal will take on the wire (for the busy limit).
-pub(crate) fn estimate(signal: &Signal) -> usize {
-    let hint = |t: &Term| match t {
+/// Estimated bytes a term will take on the wire (a shallow look: binaries and the
+/// elements of a top-level tuple or list).
+pub(crate) fn estimate_term(t: &Term) -> usize {
+    match t {
         Term::Binary(b) => 8 + b.len(),
         Term::Tuple(v) | Term::List(v) => {
             8 + v
                 .iter()
                 .map(|e| match e {
                     Term::Binary(b) => 8 + b.len(),
+                    Term::Tuple(w) | Term::List(w) => {
+                        8 + w
+                            .iter()
+                            .map(|x| match x {
+                                Term::Binary(b) => 8 + b.len(),
+                                _ => 16,
+                            })
+                            .sum::<usize>()
+                    }
                     _ => 16,
                 })
                 .sum::<usize>()
         }
         _ => 32,
-    };
+    }
+}
+
+/// Estimated bytes a signal will take on the wire (for the busy limit).
+pub(crate) fn estimate(signal: &Signal) -> usize {
     64 + match signal {
-        Signal::Message { message, .. } | Signal::AliasMessage { message, .. } => hint(message),
-        Signal::Exit { reason, .. } | Signal::Down { reason, .. } => hint(reason),
+        Signal::Message { message, .. } | Signal::AliasMessage { message, .. } => {
+            estimate_term(message)
+        }
+        Signal::Exit { reason, .. } | Signal::Down { reason, .. } => estimate_term(reason),
         _ => 0,
     }
 }

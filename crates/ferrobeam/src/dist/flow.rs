@@ -1,0 +1,86 @@
+//! The bounded output buffer of a connection: how many bytes are queued for its writer,
+//! and the senders waiting for it to drain.
+//!
+//! Every signal routed to a node adds its estimated size; the writer takes it off once
+//! the signal is in a batch being written (or, for a fragmented message, once its last
+//! fragment is). Above the limit the connection is *busy*: a process that queued the
+//! signal is suspended (see [`crate::suspend`]) until the queue is back under the limit,
+//! or the connection is gone. Nothing is dropped.
+
+use crate::suspend::Gate;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use tokio::sync::Notify;
+
+/// The queue of one connection (or connection attempt).
+pub(crate) struct Flow {
+    queued: AtomicUsize,
+    limit: usize,
+    notify: Notify,
+    closed: AtomicBool,
+}
+
+impl Flow {
+    pub(crate) fn new(limit: usize) -> Arc<Flow> {
+        Arc::new(Flow {
+            queued: AtomicUsize::new(0),
+            limit,
+            notify: Notify::new(),
+            closed: AtomicBool::new(false),
+        })
+    }
+
+    /// `n` more bytes queued.
+    #[inline]
+    pub(crate) fn add(&self, n: usize) {
+        self.queued.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// `n` bytes are out of the queue; wakes the waiting senders when it drops to the
+    /// limit.
+    #[inline]
+    pub(crate) fn sub(&self, n: usize) {
+        let prev = self.queued.fetch_sub(n, Ordering::AcqRel);
+        if prev > self.limit && prev.saturating_sub(n) <= self.limit {
+            self.notify.notify_waiters();
+        }
+    }
+
+    /// Bytes queued.
+    pub(crate) fn queued(&self) -> usize {
+        self.queued.load(Ordering::Relaxed)
+    }
+
+    /// Over the limit (and still open).
+    #[inline]
+    pub(crate) fn is_busy(&self) -> bool {
+        self.queued.load(Ordering::Acquire) > self.limit && !self.closed.load(Ordering::Acquire)
+    }
+
+    /// The connection is gone: nobody waits any more.
+    pub(crate) fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        self.notify.notify_waiters();
+    }
+
+    /// Waits until the queue is not busy.
+    pub(crate) async fn wait_not_busy(&self) {
+        loop {
+            let notified = self.notify.notified();
+            let mut notified = std::pin::pin!(notified);
+            notified.as_mut().enable();
+            if !self.is_busy() {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+impl Gate for Flow {
+    fn wait(self: Arc<Self>) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+        Box::pin(async move { self.wait_not_busy().await })
+    }
+}
