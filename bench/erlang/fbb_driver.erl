@@ -1,10 +1,12 @@
 %% The active side (node A) of the two-node workloads, run by scripts/bench:
 %%
-%%   erl -sname A -setcookie C -noshell -noinput +S 1 -pa Dir \
-%%       -run fbb_driver main peer=B workload=oneway kind=small count=300000 reps=6
+%%   erl -sname A -setcookie C -noshell +S 1 -pa Dir \
+%%       -run fbb_driver main peer=B workload=oneway kind=small count=300000
 %%
-%% Prints one `RESULT rep=I key=value ...` line per repetition (rep 0 is the warm-up)
-%% and halts. Mirrors bench/fbbench/src/drive.rs, which runs the same workloads with
+%% Connects to the peer, prints `READY`, then runs one repetition for each `rep I` line
+%% read from standard input, printing `RESULT rep=I key=value ...` and `DONE I`, until
+%% `quit` or the end of the input. The harness keeps the four pairings of a workload
+%% running at once and interleaves their repetitions. Mirrors bench/fbbench/src/drive.rs, which runs the same workloads with
 %% the same messages from a ferrobeam node; the peer (node B) is fbb_peer or
 %% `fbbench peer`.
 -module(fbb_driver).
@@ -13,17 +15,28 @@
 main(Args) ->
     Opts = maps:from_list([list_to_tuple(string:split(A, "=")) || A <- Args]),
     Peer = list_to_atom(maps:get("peer", Opts)),
-    Reps = int(Opts, "reps", 6),
     W = maps:get("workload", Opts),
     try
         %% Connect (and load code) before the first repetition.
         true = net_kernel:connect_node(Peer),
-        [run(W, Peer, Opts, Rep) || Rep <- lists:seq(0, Reps - 1)],
-        io:format("END~n"),
-        halt(0)
+        io:format("READY ~s~n", [node()]),
+        serve(fun(Rep) -> run(W, Peer, Opts, Rep) end)
     catch C:E:St ->
         io:format("ERROR ~p:~p ~p~n", [C, E, St]),
         halt(1)
+    end.
+
+%% Runs one repetition per `rep I` line read from standard input, until `quit`.
+serve(Run) ->
+    case io:get_line('') of
+        "rep " ++ N ->
+            Rep = list_to_integer(string:trim(N)),
+            Run(Rep),
+            io:format("DONE ~b~n", [Rep]),
+            serve(Run);
+        _ ->
+            io:format("END~n"),
+            halt(0)
     end.
 
 int(Opts, K, Default) ->

@@ -1,11 +1,15 @@
 %% One-node workloads, run by scripts/bench; mirrors bench/fbbench/src/local.rs:
 %%
-%%   erl -noshell -noinput +S 2 +P 2000000 -pa Dir -run fbb_local main workload=spawn count=1000000 reps=1
+%%   erl -noshell +S 2 +P 4000000 -pa Dir -run fbb_local main workload=spawn count=1000000
+%%
+%% Prints `READY`, then runs one repetition for each `rep I` line read from standard
+%% input (printing `RESULT rep=I ...` and `DONE I`), until `quit`.
 %%
 %% * workload=spawn: spawns Count idle processes (each waits in receive) and times it
 %%   until every one has started (the run queues are empty); reports the time per
 %%   process and the growth of the OS process's resident memory per process (and,
-%%   for information, of erlang:memory(total)). One repetition per OS process.
+%%   for information, of erlang:memory(total)). The harness runs one repetition per
+%%   OS process, so that the resident memory always starts from the same point.
 %% * workload=pingpong: Count round trips between two processes ({ping, From} -> pong).
 %% * workload=oneway senders=S: S processes send Count messages ({seq, I}) in all to
 %%   one process, which counts them; the time runs until it has the last one.
@@ -14,16 +18,27 @@
 
 main(Args) ->
     Opts = maps:from_list([list_to_tuple(string:split(A, "=")) || A <- Args]),
-    Reps = int(Opts, "reps", 6),
     Count = int(Opts, "count", 100000),
     W = maps:get("workload", Opts),
     try
-        [run(W, Count, Opts, Rep) || Rep <- lists:seq(0, Reps - 1)],
-        io:format("END~n"),
-        halt(0)
+        io:format("READY~n"),
+        serve(fun(Rep) -> run(W, Count, Opts, Rep) end)
     catch C:E:St ->
         io:format("ERROR ~p:~p ~p~n", [C, E, St]),
         halt(1)
+    end.
+
+%% Runs one repetition per `rep I` line read from standard input, until `quit`.
+serve(Run) ->
+    case io:get_line('') of
+        "rep " ++ N ->
+            Rep = list_to_integer(string:trim(N)),
+            Run(Rep),
+            io:format("DONE ~b~n", [Rep]),
+            serve(Run);
+        _ ->
+            io:format("END~n"),
+            halt(0)
     end.
 
 int(Opts, K, Default) ->

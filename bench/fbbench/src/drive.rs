@@ -30,21 +30,19 @@ use tokio::sync::mpsc;
 pub async fn run(args: &Args) -> Result<(), String> {
     let dist = start_node(args).await?;
     let peer = args.str("peer")?.to_string();
-    let reps = args.int("reps", 6)?;
     let workload = args.str("workload")?.to_string();
     if !dist.connect(&peer).await {
         return Err(format!("cannot connect to {peer}"));
     }
-    for rep in 0..reps {
-        match workload.as_str() {
-            "oneway" => oneway(&dist, &peer, args, rep).await?,
-            "call" => call(&dist, &peer, args, rep).await?,
-            "hol" => hol(&dist, &peer, args, rep).await?,
-            "connect" => connect(&dist, &peer, args, rep).await?,
-            other => return Err(format!("unknown workload {other:?}")),
-        }
-    }
-    Ok(())
+    println!("READY {}", dist.name());
+    crate::serve(async |rep| match workload.as_str() {
+        "oneway" => oneway(&dist, &peer, args, rep).await,
+        "call" => call(&dist, &peer, args, rep).await,
+        "hol" => hol(&dist, &peer, args, rep).await,
+        "connect" => connect(&dist, &peer, args, rep).await,
+        other => Err(format!("unknown workload {other:?}")),
+    })
+    .await
 }
 
 /// Runs `f` in a new process of the node, flattening its errors.

@@ -2,9 +2,8 @@
 //!
 //! * `workload=spawn count=N`: spawns N idle processes (each waits in `receive`) and
 //!   times it until every one of them has started; reports the time per process and
-//!   the growth of the OS process's resident memory per process. Run once per OS
-//!   process (`reps=1`): the harness starts a fresh process for every repetition, so
-//!   that the resident memory starts from the same point.
+//!   the growth of the OS process's resident memory per process. The harness runs one
+//!   repetition per OS process, so that the resident memory starts from the same point.
 //! * `workload=pingpong count=N`: N round trips between two processes
 //!   (`{ping, From}` answered with `pong`).
 //! * `workload=oneway senders=S count=N`: S processes send N messages (`{seq, I}`) in
@@ -21,17 +20,17 @@ use tokio::sync::oneshot;
 /// `fbbench local`.
 pub async fn run(args: &Args) -> Result<(), String> {
     let node = Node::new();
-    let reps = args.int("reps", 6)?;
     let count = args.int("count", 100_000)?;
-    for rep in 0..reps {
-        match args.str("workload")? {
-            "spawn" => spawn(&node, count, rep).await?,
-            "pingpong" => pingpong(&node, count, rep).await?,
-            "oneway" => oneway(&node, args.int("senders", 1)?.max(1), count, rep).await?,
-            other => return Err(format!("unknown workload {other:?}")),
-        }
-    }
-    Ok(())
+    let workload = args.str("workload")?.to_string();
+    let senders = args.int("senders", 1)?.max(1);
+    println!("READY");
+    crate::serve(async |rep| match workload.as_str() {
+        "spawn" => spawn(&node, count, rep).await,
+        "pingpong" => pingpong(&node, count, rep).await,
+        "oneway" => oneway(&node, senders, count, rep).await,
+        other => Err(format!("unknown workload {other:?}")),
+    })
+    .await
 }
 
 /// The resident set size of this OS process, in bytes.

@@ -4,15 +4,18 @@
 //!
 //! ```text
 //! fbbench peer   sname=b cookie=c epmd_port=P          # node B: `sink` and `echo`
-//! fbbench drive  sname=a cookie=c epmd_port=P peer=b@host workload=oneway kind=small count=N reps=R
+//! fbbench drive  sname=a cookie=c epmd_port=P peer=b@host workload=oneway kind=small count=N
+//! fbbench local  workload=pingpong count=N            # one-node workloads
 //! fbbench raw-server port=P                           # the raw TCP floor, server side
 //! fbbench raw-client port=P workload=raw_rtt count=N reps=R
-//! fbbench local  workload=pingpong count=N reps=R     # one-node workloads
 //! ```
 //!
 //! Arguments are `key=value` pairs, the same ones the Erlang modules in `bench/erlang`
-//! take, so the harness passes identical arguments to both. Results are printed as
-//! `RESULT rep=I key=value ...` lines (rep 0 is the warm-up), then `END`.
+//! take, so the harness passes identical arguments to both. `drive` and `local` print
+//! `READY`, then run one repetition for each `rep I` line read from standard input
+//! (the harness interleaves the repetitions of the pairings this way), printing
+//! `RESULT rep=I key=value ...` and `DONE I`, until `quit`; `raw-client` runs `reps`
+//! repetitions at once. Everything ends with `END` (or `ERROR why`).
 //! `runtime=current|multi` picks the Tokio runtime (default `multi`: one worker per
 //! core the process may run on, which is one under the harness's `taskset`).
 
@@ -61,6 +64,21 @@ impl Args {
             None => Ok(default),
         }
     }
+}
+
+/// Runs `run(rep)` for each `rep I` line of standard input, until `quit` or the end.
+pub async fn serve(mut run: impl AsyncFnMut(u64) -> Result<(), String>) -> Result<(), String> {
+    use tokio::io::AsyncBufReadExt;
+    let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        let Some(n) = line.trim().strip_prefix("rep ") else {
+            break;
+        };
+        let rep = n.parse().map_err(|_| format!("bad command {line:?}"))?;
+        run(rep).await?;
+        println!("DONE {rep}");
+    }
+    Ok(())
 }
 
 fn runtime(args: &Args) -> std::io::Result<tokio::runtime::Runtime> {

@@ -3,8 +3,10 @@
 //!
 //! * `workload=raw_rtt count=N`: N round trips of 32 bytes; the mean, p50 and p99.
 //! * `workload=raw_oneway size=S count=N`: N frames of a 4-byte big-endian length and S
-//!   bytes, with buffered writes (64 KiB, or one vectored write per frame for large
-//!   frames); the receiver parses every frame and acknowledges the last.
+//!   bytes, with buffered writes (small frames are copied into a 64 KiB buffer; frames of
+//!   8 KiB and more go out from their own memory, up to 1 MiB per vectored write, as the
+//!   distribution writer sends large binaries); the receiver parses every frame and
+//!   acknowledges the last.
 //!
 //! Each repetition starts with a header on the one connection: a mode byte (`R` or
 //! `F`) and the count (u64, big-endian).
@@ -18,6 +20,10 @@ use tokio::net::{TcpListener, TcpStream};
 
 const RTT_BYTES: usize = 32;
 const WRITE_BUF: usize = 64 * 1024;
+/// Frames of this size and more are written from their own memory (vectored).
+const LARGE: usize = 8 * 1024;
+/// Bytes of large frames per vectored write.
+const VECTORED_BYTES: usize = 1 << 20;
 
 fn io(e: std::io::Error) -> String {
     e.to_string()
@@ -162,22 +168,32 @@ pub async fn client(args: &Args) -> Result<(), String> {
             let len = (size as u32).to_be_bytes();
             let mut out: Vec<u8> = Vec::with_capacity(WRITE_BUF + size + 4);
             let t0 = Instant::now();
-            for _ in 0..count {
-                out.extend_from_slice(&len);
-                if size >= 8 * 1024 {
-                    let mut bufs = [IoSlice::new(&out), IoSlice::new(&body)];
+            if size >= LARGE {
+                // Up to VECTORED_BYTES of frames per vectored write, payloads not copied.
+                let per = (VECTORED_BYTES / size).clamp(1, 512) as u64;
+                let mut left = count;
+                while left > 0 {
+                    let n = left.min(per);
+                    let mut bufs = Vec::with_capacity(2 * n as usize);
+                    for _ in 0..n {
+                        bufs.push(IoSlice::new(&len));
+                        bufs.push(IoSlice::new(&body));
+                    }
                     write_all_vectored(&mut s, &mut bufs).await.map_err(io)?;
-                    out.clear();
-                } else {
+                    left -= n;
+                }
+            } else {
+                for _ in 0..count {
+                    out.extend_from_slice(&len);
                     out.extend_from_slice(&body);
                     if out.len() >= WRITE_BUF {
                         s.write_all(&out).await.map_err(io)?;
                         out.clear();
                     }
                 }
-            }
-            if !out.is_empty() {
-                s.write_all(&out).await.map_err(io)?;
+                if !out.is_empty() {
+                    s.write_all(&out).await.map_err(io)?;
+                }
             }
             let mut ack = [0u8; 1];
             s.read_exact(&mut ack).await.map_err(io)?;
