@@ -75,6 +75,10 @@ use std::task::Poll;
 use std::time::Duration;
 use tokio::sync::oneshot;
 
+#[path = "gen_server_multi.rs"]
+mod multi;
+pub use multi::{abcast, multi_call, MultiCall};
+
 /// The default call timeout: 5 seconds, as in OTP.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 

@@ -32,6 +32,14 @@ const SHARDS: usize = 64;
 pub trait RemoteRouter: Send + Sync + 'static {
     /// Sends `signal` to `to` on `node` (never this node).
     fn route(&self, node: &Atom, to: Dest, signal: Signal);
+
+    /// Sends a request that is not a signal between two processes (a remote spawn, a
+    /// group leader change) to `node`. A router must answer a spawn request, with a
+    /// `{spawn_reply, ReqId, error, noconnection}` message at least; the default drops
+    /// the request, for routers that carry no spawns.
+    fn request(&self, node: &Atom, request: crate::remote::DistRequest) {
+        let _ = (node, request);
+    }
 }
 
 /// A function that can be spawned by `{Module, Function}` name.
@@ -213,6 +221,15 @@ impl Node {
     /// Installs the router for signals to other nodes (see [`RemoteRouter`]).
     pub fn set_router(&self, router: Arc<dyn RemoteRouter>) {
         *self.inner.router.write().unwrap_or_else(|p| p.into_inner()) = Some(router);
+    }
+
+    /// The router for signals to other nodes, if one is installed.
+    pub(crate) fn router(&self) -> Option<Arc<dyn RemoteRouter>> {
+        self.inner
+            .router
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Removes the router: signals to other nodes are dropped again.

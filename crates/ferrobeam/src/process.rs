@@ -72,6 +72,8 @@ pub(crate) struct Ext {
     pub(crate) monitors_out: FxHashMap<Ref, MonitorOut>,
     pub(crate) monitors_in: FxHashMap<Ref, Watcher>,
     pub(crate) aliases: FxHashMap<Ref, AliasMode>,
+    /// The group leader, when it is not the node's `user` (see [`crate::io`]).
+    pub(crate) group_leader: Option<Pid>,
 }
 
 /// The signal queue, shared with every sender.
@@ -397,6 +399,19 @@ impl Proc {
             node.send_ctl_dest(&m.target, Ctl::Demonitor { reference }, me);
         }
     }
+}
+
+/// The group leader of a process, if it is not the node's default.
+pub(crate) fn group_leader(proc: &Proc) -> Option<Pid> {
+    lock(&proc.local)
+        .ext
+        .as_ref()
+        .and_then(|e| e.group_leader.clone())
+}
+
+/// Sets the group leader of a process.
+pub(crate) fn set_group_leader(proc: &Proc, gl: Pid) {
+    lock(&proc.local).ext().group_leader = Some(gl);
 }
 
 /// `{'EXIT', From, Reason}`.

@@ -11,11 +11,11 @@ use std::time::Duration;
 /// [`flags::DEFAULT`] (every mandatory flag, the distribution header with its atom cache,
 /// fragments, `SEND_SENDER`, `EXIT_PAYLOAD`, ...) plus the optional features this node
 /// implements: monitors by pid and by name ([`flags::DIST_MONITOR`],
-/// [`flags::DIST_MONITOR_NAME`]) and process aliases ([`flags::ALIAS`]). [`flags::SPAWN`]
-/// is not advertised: remote spawn is not implemented yet. [`flags::PUBLISHED`] is added
-/// for visible nodes.
+/// [`flags::DIST_MONITOR_NAME`]), process aliases ([`flags::ALIAS`]) and remote spawn
+/// ([`flags::SPAWN`]: `SPAWN_REQUEST`/`SPAWN_REPLY`, which `erpc` and `spawn/4` use).
+/// [`flags::PUBLISHED`] is added for visible nodes.
 pub const DEFAULT_FLAGS: u64 =
-    flags::DEFAULT | flags::DIST_MONITOR | flags::DIST_MONITOR_NAME | flags::ALIAS;
+    flags::DEFAULT | flags::DIST_MONITOR | flags::DIST_MONITOR_NAME | flags::ALIAS | flags::SPAWN;
 
 /// The default `net_ticktime`, as in Erlang: 60 seconds.
 pub const DEFAULT_NET_TICKTIME: Duration = Duration::from_secs(60);

@@ -7,7 +7,7 @@ use super::random;
 use super::wire::{self, Batch, Pieces};
 use crate::signal::{Dest, ExitKind, Signal};
 use bytes::Bytes;
-use ferrobeam_proto::control::{ControlMessage, ProcRef, SpawnResult};
+use ferrobeam_proto::control::{ControlMessage, ProcRef};
 use ferrobeam_proto::dist_header::{DistReceiver, ReceiverLimits, SendMode};
 use ferrobeam_proto::framing::{Frame, FrameDecoder};
 use ferrobeam_proto::handshake::{
@@ -761,7 +761,8 @@ fn control(
                 node.deliver(Dest::Pid(to), Signal::Unlink { from });
             }
         }
-        C::UnlinkIdAck { .. } | C::NodeLink | C::GroupLeader { .. } => {}
+        C::UnlinkIdAck { .. } | C::NodeLink => {}
+        C::GroupLeader { from, to } => super::spawn::group_leader(inner, from, to),
         C::Exit { from, to, reason }
         | C::ExitTT {
             from, to, reason, ..
@@ -866,36 +867,54 @@ fn control(
         C::SpawnRequest {
             req_id,
             from,
+            group_leader,
             module,
             function,
+            arity,
             opts,
             args,
-            ..
         }
         | C::SpawnRequestTT {
             req_id,
             from,
+            group_leader,
             module,
             function,
+            arity,
             opts,
             args,
             ..
-        } => {
-            // Remote spawn is not advertised; refuse it properly all the same.
-            debug!(%peer, %module, %function, n = args.len(), ?opts, "spawn request refused (not supported)");
-            inner.send_control(
-                peer,
-                id,
-                C::SpawnReply {
-                    req_id,
-                    to: from,
-                    flags: 0,
-                    result: SpawnResult::Error(Atom::new("notsup")),
-                },
-            );
+        } => super::spawn::request(
+            inner,
+            peer,
+            id,
+            super::spawn::Incoming {
+                req_id,
+                from,
+                group_leader,
+                module,
+                function,
+                arity,
+                opts,
+                args,
+            },
+        ),
+        C::SpawnReply {
+            req_id,
+            to,
+            flags,
+            result,
         }
-        C::SpawnReply { .. } | C::SpawnReplyTT { .. } => {
-            debug!(%peer, "unexpected spawn reply ignored");
+        | C::SpawnReplyTT {
+            req_id,
+            to,
+            flags,
+            result,
+            ..
+        } => {
+            if local(&to) {
+                super::spawn::reply(inner, peer, req_id, to, flags, result);
+            }
         }
     }
     Ok(())

@@ -28,8 +28,11 @@ use super::name::NameKind;
 use super::wire;
 use super::{MonitorNodesOptions, NodeKind, NodeTypeFilter};
 use crate::node::{Node, RemoteRouter};
+use crate::remote::DistRequest;
 use crate::signal::{Dest, ExitKind, Signal};
-use ferrobeam_proto::control::{ControlMessage, ProcRef};
+use ferrobeam_proto::control::{
+    ControlMessage, ProcRef, SpawnResult, SPAWN_REPLY_LINK, SPAWN_REPLY_MONITOR,
+};
 use ferrobeam_proto::handshake::{AcceptStatus, NameDomain};
 use ferrobeam_term::{Atom, Pid, Ref, Term};
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -45,6 +48,8 @@ pub(crate) const NET_KERNEL: &str = "net_kernel";
 /// The name of the process that exchanges node lists between ferrobeam nodes (the
 /// mesh). BEAM nodes have no process of that name, and drop messages to it.
 pub(crate) const MESH: &str = "ferrobeam_mesh";
+/// The name of the classic `rpc` server.
+pub(crate) const REX: &str = "rex";
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
@@ -67,6 +72,8 @@ pub(crate) struct Track {
     unlinking: HashMap<(Pid, Pid), u64>,
     /// The last unlink id used on this connection.
     last_unlink_id: u64,
+    /// Our spawn requests not answered yet: request id → requesting process.
+    spawns: HashMap<Ref, Pid>,
     /// Monitors held by local processes on remote ones: reference → local watcher.
     monitors_out: HashMap<Ref, Pid>,
     /// Monitors held by remote processes on local ones: reference → (remote watcher,
@@ -128,6 +135,29 @@ impl Track {
                 }
                 self.links.insert(pair);
             }
+            C::SpawnReply {
+                req_id,
+                to,
+                flags,
+                result,
+            }
+            | C::SpawnReplyTT {
+                req_id,
+                to,
+                flags,
+                result,
+                ..
+            } => {
+                self.spawns.remove(req_id);
+                if let SpawnResult::Pid(child) = result {
+                    if flags & SPAWN_REPLY_LINK != 0 {
+                        self.links.insert((to.clone(), child.clone()));
+                    }
+                    if flags & SPAWN_REPLY_MONITOR != 0 {
+                        self.monitors_out.insert(req_id.clone(), to.clone());
+                    }
+                }
+            }
             C::UnlinkIdAck { id, from, to } => {
                 let pair = (to.clone(), from.clone());
                 if self.unlinking.get(&pair) == Some(id) {
@@ -164,6 +194,15 @@ impl Track {
     /// The signals that tell local processes the connection is gone.
     fn lost(self) -> Vec<(Dest, Signal)> {
         let mut out = Vec::new();
+        for (req_id, from) in self.spawns {
+            out.push((
+                Dest::Pid(from),
+                Signal::Message {
+                    from: None,
+                    message: crate::remote::reply_message(&req_id, Err(Term::atom("noconnection"))),
+                },
+            ));
+        }
         for (local, remote) in self.links {
             out.push((
                 Dest::Pid(local),
@@ -779,6 +818,18 @@ impl RemoteRouter for Router {
             inner.route(node, to, signal);
         }
     }
+
+    fn request(&self, node: &Atom, request: DistRequest) {
+        match self.inner.upgrade() {
+            Some(inner) => inner.request(node, request),
+            None => {
+                if let DistRequest::Spawn(s) = request {
+                    // The node is gone; nobody will answer.
+                    let _ = s;
+                }
+            }
+        }
+    }
 }
 
 impl Inner {
@@ -892,6 +943,129 @@ impl Inner {
             let flow = e.flow.clone();
             drop(conns);
             crate::suspend::request(flow);
+        }
+    }
+
+    /// Sends a request that is not a process signal (a remote spawn, a group leader
+    /// change) to `node`, connecting on demand. A spawn that cannot be sent is
+    /// answered with `noconnection` (`badarg` for more than 255 arguments).
+    pub(crate) fn request(self: &Arc<Self>, node: &Atom, request: DistRequest) {
+        let fail = |request: DistRequest, why: &str| {
+            if let DistRequest::Spawn(s) = request {
+                let _ = self.node.send(
+                    &s.from,
+                    crate::remote::reply_message(&s.req_id, Err(Term::atom(why))),
+                );
+            }
+        };
+        let (msg, spawn) = match &request {
+            DistRequest::Spawn(s) => {
+                let Ok(arity) = u8::try_from(s.args.len()) else {
+                    return fail(request, "badarg");
+                };
+                let mut opts = Vec::new();
+                if s.link {
+                    opts.push(Term::atom("link"));
+                }
+                if s.monitor {
+                    opts.push(Term::atom("monitor"));
+                }
+                (
+                    ControlMessage::SpawnRequest {
+                        req_id: s.req_id.clone(),
+                        from: s.from.clone(),
+                        group_leader: s.group_leader.clone(),
+                        module: s.module.clone(),
+                        function: s.function.clone(),
+                        arity,
+                        opts,
+                        args: s.args.clone(),
+                    },
+                    Some((s.req_id.clone(), s.from.clone())),
+                )
+            }
+            DistRequest::GroupLeader { group_leader, pid } => (
+                ControlMessage::GroupLeader {
+                    from: group_leader.clone(),
+                    to: pid.clone(),
+                },
+                None,
+            ),
+        };
+        let est = 64
+            + match &msg {
+                ControlMessage::SpawnRequest { args, .. } => {
+                    args.iter().map(wire::estimate_term).sum::<usize>()
+                }
+                _ => 0,
+            };
+        let mut conns = lock(&self.conns);
+        if !conns.contains_key(node) {
+            let refused = if self.shut.load(Ordering::Relaxed) {
+                Some("the node is shut down".to_string())
+            } else {
+                self.check_peer_name(node.as_str()).err()
+            };
+            if let Some(e) = refused {
+                drop(conns);
+                debug!(peer = %node, "cannot connect: {e}");
+                return fail(request, "noconnection");
+            }
+            let e = self.start_dial(node);
+            conns.insert(node.clone(), e);
+        }
+        let Some(e) = conns.get_mut(node) else {
+            return;
+        };
+        let out = Out::Ctl(msg, est);
+        match &mut e.state {
+            State::Up(u) => {
+                e.flow.add(est);
+                let _ = u.tx.send(out);
+            }
+            State::Pending(p) => {
+                if p.queue.len() >= self.cfg.max_pending_signals {
+                    drop(conns);
+                    warn!(peer = %node, "too many signals queued for a connection being set up; request dropped");
+                    return fail(request, "noconnection");
+                }
+                e.flow.add(est);
+                p.queue.push_back(out);
+            }
+        }
+        if let Some((req_id, from)) = spawn {
+            e.track.spawns.insert(req_id, from);
+        }
+        if e.flow.is_busy() {
+            let flow = e.flow.clone();
+            drop(conns);
+            crate::suspend::request(flow);
+        }
+    }
+
+    /// A process was spawned for `parent` (of `peer`) by a spawn request on connection
+    /// `conn`, linked and/or monitored by it: the connection keeps track of both.
+    pub(crate) fn spawned(
+        &self,
+        peer: &Atom,
+        conn: u64,
+        child: &Pid,
+        parent: &Pid,
+        link: bool,
+        monitor: Option<&Ref>,
+    ) {
+        if let Some(e) = lock(&self.conns).get_mut(peer) {
+            if e.id != conn {
+                return;
+            }
+            if link {
+                e.track.links.insert((child.clone(), parent.clone()));
+            }
+            if let Some(r) = monitor {
+                e.track
+                    .monitors_in
+                    .insert(r.clone(), (parent.clone(), ProcRef::Pid(child.clone())));
+            }
         }
     }
 

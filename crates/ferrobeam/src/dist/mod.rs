@@ -84,6 +84,7 @@ mod manager;
 pub mod name;
 mod random;
 mod services;
+mod spawn;
 mod wire;
 
 pub use config::{DistConfig, DEFAULT_FLAGS, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_NET_TICKTIME};
@@ -283,6 +284,7 @@ pub async fn start(cfg: DistConfig) -> Result<DistNode, DistError> {
     let epmd_watch = handle.spawn(watch_registration(inner.name.clone(), registration));
     lock(&inner.background).extend([accept.abort_handle(), epmd_watch.abort_handle()]);
     services::start_net_kernel(&inner);
+    services::start_rex(&inner);
     services::start_mesh(&inner);
     debug!(node = %inner.name, port = listen_port, "distribution started");
     Ok(DistNode { inner })
@@ -496,7 +498,7 @@ impl DistNode {
             h.abort();
         }
         self.inner.node.clear_router();
-        for name in [manager::NET_KERNEL, manager::MESH] {
+        for name in [manager::NET_KERNEL, manager::REX, manager::MESH] {
             if let Some(pid) = self.inner.node.whereis(name) {
                 self.inner
                     .node

@@ -1,7 +1,8 @@
 //! The node's distribution services: `net_kernel` (which answers `is_auth`, so that
-//! `net_adm:ping/1` and `Node.ping/1` get `pong`), the mesh process, and ping.
+//! `net_adm:ping/1` and `Node.ping/1` get `pong`), `rex` (the classic `rpc` server),
+//! the mesh process, and ping.
 
-use super::manager::{Inner, MESH, NET_KERNEL};
+use super::manager::{Inner, MESH, NET_KERNEL, REX};
 use crate::signal::Dest;
 use ferrobeam_term::{Atom, Pid, Ref, Term};
 use std::sync::{Arc, Weak};
@@ -46,6 +47,128 @@ async fn net_kernel(ctx: crate::Ctx) {
             }
             None => debug!(message = %m, "net_kernel: unexpected message ignored"),
         }
+    }
+}
+
+/// Starts `rex`, the classic `rpc` server, and registers it. It answers
+///
+/// * `{From, features_request}` with `{features_reply, node(), [erpc]}` (BEAM asks on
+///   every nodeup, and then uses `erpc`, which goes through remote spawn);
+/// * `{'$gen_call', From, {call, M, F, A, GroupLeader}}` (and `block_call`) with the
+///   value of the function registered as `{M, F}`, or `{badrpc, {'EXIT', Reason}}`
+///   (`{undef, [{M, F, A, []}]}` for an unknown function), as BEAM's `rex` does;
+/// * `{'$gen_cast', {cast, M, F, A, GroupLeader}}` by running it.
+///
+/// Each call runs in its own process, with the caller's group leader.
+pub(crate) fn start_rex(inner: &Arc<Inner>) -> Pid {
+    let pid = inner.node.spawn(rex);
+    let _ = inner.node.register(REX, &pid);
+    pid
+}
+
+async fn rex(ctx: crate::Ctx) {
+    loop {
+        let m = ctx.receive().await;
+        let Some(t) = m.as_tuple() else { continue };
+        match t {
+            [Term::Pid(from), req] if req.is_atom("features_request") => {
+                let _ = ctx.send(
+                    from,
+                    Term::tuple(vec![
+                        Term::atom("features_reply"),
+                        Term::Atom(ctx.node().name().clone()),
+                        Term::list(vec![Term::atom("erpc")]),
+                    ]),
+                );
+            }
+            [tag, from, req] if tag.is_atom("$gen_call") => {
+                let Some(from) = crate::gen_server::CallFrom::from_term(from) else {
+                    continue;
+                };
+                match mfa_gl(req, &["call", "block_call"]) {
+                    Some((m, f, a, gl)) => {
+                        ctx.spawn(move |c: crate::Ctx| async move {
+                            if let Some(gl) = gl {
+                                c.set_group_leader(&gl);
+                            }
+                            let r = rpc_apply(&c, m, f, a).await;
+                            crate::gen_server::reply(c.node(), &from, r);
+                        });
+                    }
+                    None => debug!(request = %req, "rex: call not supported; ignored"),
+                }
+            }
+            [tag, req] if tag.is_atom("$gen_cast") => {
+                if let Some((m, f, a, gl)) = mfa_gl(req, &["cast"]) {
+                    ctx.spawn(move |c: crate::Ctx| async move {
+                        if let Some(gl) = gl {
+                            c.set_group_leader(&gl);
+                        }
+                        let _ = c.apply(m, f, a).await;
+                    });
+                }
+            }
+            _ => debug!(message = %m, "rex: unexpected message ignored"),
+        }
+    }
+}
+
+/// `{Op, M, F, A, GroupLeader}` for one of `ops`.
+fn mfa_gl(req: &Term, ops: &[&str]) -> Option<(Atom, Atom, Vec<Term>, Option<Pid>)> {
+    match req.as_tuple()? {
+        [Term::Atom(op), Term::Atom(m), Term::Atom(f), a, gl] if ops.contains(&op.as_str()) => {
+            Some((
+                m.clone(),
+                f.clone(),
+                a.as_list()?.to_vec(),
+                gl.as_pid().cloned(),
+            ))
+        }
+        _ => None,
+    }
+}
+
+/// `M:F(A)` as `rex` reports it: the value, or `{badrpc, {'EXIT', Reason}}`. It runs
+/// in a process of its own, so that a panic is reported too.
+async fn rpc_apply(ctx: &crate::Ctx, m: Atom, f: Atom, a: Vec<Term>) -> Term {
+    let me = ctx.self_pid().clone();
+    let tag = Term::from(ctx.make_ref());
+    let t2 = tag.clone();
+    let gl = ctx.group_leader();
+    let (_, mref) = ctx.spawn_monitor(move |c: crate::Ctx| async move {
+        c.set_group_leader(&gl);
+        let r = match c.apply(m, f, a).await {
+            Ok(v) => Term::tuple(vec![t2, Term::atom("ok"), v]),
+            Err(e) => Term::tuple(vec![t2, Term::atom("error"), e]),
+        };
+        let _ = c.send(&me, r);
+    });
+    let mt = Term::from(mref.clone());
+    let got = ctx
+        .receive_match(move |m| match m.as_tuple() {
+            Some([t, _, _]) => *t == tag,
+            Some([d, r, _, _, _]) => d.is_atom("DOWN") && *r == mt,
+            _ => false,
+        })
+        .await;
+    ctx.demonitor_flush(&mref);
+    let badrpc = |e: Term| {
+        Term::tuple(vec![
+            Term::atom("badrpc"),
+            Term::tuple(vec![Term::atom("EXIT"), e]),
+        ])
+    };
+    match got {
+        Term::Tuple(mut t) if t.len() == 3 => {
+            let v = t.pop().expect("3 elements");
+            if t[1].is_atom("ok") {
+                v
+            } else {
+                badrpc(v)
+            }
+        }
+        Term::Tuple(mut t) => badrpc(t.pop().expect("5 elements")),
+        _ => badrpc(Term::atom("noproc")),
     }
 }
 
