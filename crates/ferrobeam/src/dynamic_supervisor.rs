@@ -207,6 +207,22 @@ impl GenServer for DynamicSupervisor {
                     }
                 }
             }
+            // Elixir's Task.Supervisor: `{start_task, [Owner, monitor], Restart,
+            // Shutdown}` (see `task_supervisor::async_remote`).
+            Term::Tuple(t) if t.len() == 4 && t[0].is_atom("start_task") => {
+                if self.max_children.is_some_and(|m| self.children.len() >= m) {
+                    Term::error(Term::atom("max_children"))
+                } else {
+                    let spec = crate::task_supervisor::start_task_spec(&t[1], &t[2], &t[3]);
+                    self.seq += 1;
+                    let seq = self.seq;
+                    match self.start_spec(ctx, spec, seq).await {
+                        Ok(Some(p)) => Term::ok(Term::Pid(p)),
+                        Ok(None) => Term::atom("ignore"),
+                        Err(e) => Term::error(e),
+                    }
+                }
+            }
             _ => Term::error(Term::tuple(vec![Term::atom("bad_request"), req.clone()])),
         };
         CallReply::Reply(reply)

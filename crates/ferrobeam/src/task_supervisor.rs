@@ -44,6 +44,11 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+#[path = "task_supervisor_remote.rs"]
+mod remote;
+pub(crate) use remote::start_task_spec;
+pub use remote::{async_nolink_remote, async_remote};
+
 /// Starts a task supervisor not linked to anyone.
 pub async fn start(node: &Node, opts: StartOpts) -> Result<Pid, Term> {
     dynamic_supervisor::start(node, DynamicSupervisorOpts::default(), opts).await
