@@ -2,7 +2,7 @@
 
 use crate::error::{LinkError, SendError, SpawnError};
 use crate::node::{Node, Setup};
-use crate::process::{lock, AliasMode, MonitorOut, Proc};
+use crate::process::{lock, msg_of, AliasMode, MonitorOut, Proc};
 use crate::reason::{self, ExitUnwind, IntoExitReason};
 use crate::signal::{Ctl, Dest, Sig, Watcher};
 use ferrobeam_term::{Atom, Pid, Ref, Term};
@@ -43,7 +43,6 @@ use tokio::time::Sleep;
 #[derive(Clone)]
 pub struct Ctx {
     pub(crate) proc: Arc<Proc>,
-    pub(crate) node: Node,
 }
 
 impl std::fmt::Debug for Ctx {
@@ -53,8 +52,8 @@ impl std::fmt::Debug for Ctx {
 }
 
 impl Ctx {
-    pub(crate) fn new(proc: Arc<Proc>, node: Node) -> Ctx {
-        Ctx { proc, node }
+    pub(crate) fn new(proc: Arc<Proc>) -> Ctx {
+        Ctx { proc }
     }
 
     /// The pid of this process (`self()`).
@@ -66,7 +65,7 @@ impl Ctx {
     /// The node this process runs on.
     #[inline]
     pub fn node(&self) -> &Node {
-        &self.node
+        &self.proc.node
     }
 
     // ----- messages -----------------------------------------------------------------
@@ -77,7 +76,8 @@ impl Ctx {
     /// to `{Name, Node}` is never an error.
     #[inline]
     pub fn send(&self, dest: impl Into<Dest>, message: impl Into<Term>) -> Result<(), SendError> {
-        self.node
+        self.proc
+            .node
             .send_from(Some(&self.proc.pid), dest.into(), message.into())
     }
 
@@ -92,20 +92,24 @@ impl Ctx {
     }
 
     /// Takes the next message, waiting for one.
-    pub fn receive(&self) -> Receive<'_, fn(&Term) -> bool> {
-        Receive::new(self, None, None)
+    pub fn receive(&self) -> Receive<'_> {
+        Receive { ctx: self }
     }
 
     /// Takes the next message, or `None` after `timeout` (Erlang's `after`). A zero
     /// timeout only looks at the messages already there.
     pub fn receive_timeout(&self, timeout: Duration) -> ReceiveTimeout<'_, fn(&Term) -> bool> {
-        ReceiveTimeout(Receive::new(self, None, Some(timeout)))
+        ReceiveTimeout::new(self, None, timeout)
     }
 
     /// Selective receive: takes the first message for which `pred` is true, leaving the
     /// others in order, waiting if there is none.
-    pub fn receive_match<P: FnMut(&Term) -> bool + Unpin>(&self, pred: P) -> Receive<'_, P> {
-        Receive::new(self, Some(pred), None)
+    pub fn receive_match<P: FnMut(&Term) -> bool + Unpin>(&self, pred: P) -> ReceiveMatch<'_, P> {
+        ReceiveMatch {
+            ctx: self,
+            pred,
+            scan: Scan::default(),
+        }
     }
 
     /// Selective receive with a timeout: `None` if no message matches within `timeout`.
@@ -114,7 +118,7 @@ impl Ctx {
         pred: P,
         timeout: Duration,
     ) -> ReceiveTimeout<'_, P> {
-        ReceiveTimeout(Receive::new(self, Some(pred), Some(timeout)))
+        ReceiveTimeout::new(self, Some(pred), timeout)
     }
 
     /// Takes a typed message: the next message is read through the serde mapping;
@@ -128,9 +132,16 @@ impl Ctx {
     /// Removes and returns every message in the queue, without waiting.
     pub fn flush(&self) -> Vec<Term> {
         let mut local = lock(&self.proc.local);
-        self.proc.drain(&mut local, &self.node, None);
-        local.removals += local.mailbox.len() as u64;
-        local.mailbox.drain(..).collect()
+        self.proc.drain(&mut local, None);
+        local.removals = local.removals.wrapping_add(1);
+        local
+            .mailbox
+            .drain(..)
+            .filter_map(|s| match s {
+                Sig::Msg(t) => Some(t),
+                Sig::Ctl(_) => None,
+            })
+            .collect()
     }
 
     /// The number of messages waiting (`process_info(self(), message_queue_len)`).
@@ -138,48 +149,56 @@ impl Ctx {
         self.proc.message_queue_len()
     }
 
-    /// Polls for a message; with `pred`, the first that matches. Registers the waker
-    /// when there is none.
-    fn poll_message<P: FnMut(&Term) -> bool>(
+    /// Polls for the next message. Registers the waker when there is none.
+    #[inline]
+    fn poll_next(&self, cx: &mut Context<'_>) -> Poll<Term> {
+        let mut local = lock(&self.proc.local);
+        loop {
+            if local.pending_exit.is_some() {
+                // The process task ends the process after this poll.
+                return Poll::Pending;
+            }
+            if let Some(Sig::Msg(m)) = local.mailbox.pop_front() {
+                local.removals = local.removals.wrapping_add(1);
+                return Poll::Ready(m);
+            }
+            if !self.proc.drain(&mut local, Some(cx.waker())) {
+                return Poll::Pending;
+            }
+        }
+    }
+
+    /// Polls for the first message that matches `pred`, scanning only what was not
+    /// scanned before. Registers the waker when there is none.
+    fn poll_match<P: FnMut(&Term) -> bool>(
         &self,
         cx: &mut Context<'_>,
-        pred: Option<&mut P>,
+        pred: &mut P,
         scan: &mut Scan,
     ) -> Poll<Term> {
         let mut local = lock(&self.proc.local);
-        if local.pending_exit.is_some() {
-            // The process task ends the process after this poll.
-            return Poll::Pending;
-        }
-        match pred {
-            None => loop {
-                if let Some(m) = local.mailbox.pop_front() {
-                    local.removals += 1;
-                    return Poll::Ready(m);
-                }
-                self.proc.drain(&mut local, &self.node, Some(cx.waker()));
-                if local.mailbox.is_empty() {
-                    return Poll::Pending;
-                }
-            },
-            Some(pred) => loop {
-                if scan.removals != local.removals {
-                    scan.pos = 0;
-                    scan.removals = local.removals;
-                }
-                while scan.pos < local.mailbox.len() {
-                    if pred(&local.mailbox[scan.pos]) {
-                        let m = local.mailbox.remove(scan.pos).expect("in range");
-                        local.removals += 1;
+        loop {
+            if local.pending_exit.is_some() {
+                return Poll::Pending;
+            }
+            if !scan.valid || scan.removals != local.removals {
+                scan.pos = 0;
+                scan.removals = local.removals;
+                scan.valid = true;
+            }
+            while scan.pos < local.mailbox.len() {
+                if msg_of(&local.mailbox[scan.pos]).is_some_and(&mut *pred) {
+                    let m = local.mailbox.remove(scan.pos);
+                    local.removals = local.removals.wrapping_add(1);
+                    if let Some(Sig::Msg(m)) = m {
                         return Poll::Ready(m);
                     }
-                    scan.pos += 1;
                 }
-                self.proc.drain(&mut local, &self.node, Some(cx.waker()));
-                if scan.pos >= local.mailbox.len() || local.pending_exit.is_some() {
-                    return Poll::Pending;
-                }
-            },
+                scan.pos += 1;
+            }
+            if !self.proc.drain(&mut local, Some(cx.waker())) {
+                return Poll::Pending;
+            }
         }
     }
 
@@ -192,7 +211,15 @@ impl Ctx {
         Fut: Future + Send + 'static,
         Fut::Output: IntoExitReason,
     {
-        self.node.spawn(f)
+        self.proc.node.spawn_setup(f, self.setup(), |_| {})
+    }
+
+    /// How a child of this process starts: with this process's group leader.
+    pub(crate) fn setup(&self) -> Setup {
+        Setup {
+            group_leader: crate::process::group_leader(&self.proc),
+            ..Setup::default()
+        }
     }
 
     /// Spawns a process linked to this one (`spawn_link/1`), atomically.
@@ -204,9 +231,10 @@ impl Ctx {
     {
         let setup = Setup {
             link: Some(self.proc.pid.clone()),
-            monitor: None,
+            ..self.setup()
         };
-        self.node
+        self.proc
+            .node
             .spawn_setup(f, setup, |pid| self.add_link_local(pid))
     }
 
@@ -217,12 +245,13 @@ impl Ctx {
         Fut: Future + Send + 'static,
         Fut::Output: IntoExitReason,
     {
-        let r = self.node.make_ref();
+        let r = self.proc.node.make_ref();
         let setup = Setup {
-            link: None,
             monitor: Some((r.clone(), Watcher::Pid(self.proc.pid.clone()))),
+            ..self.setup()
         };
         let pid = self
+            .proc
             .node
             .spawn_setup(f, setup, |pid| self.add_monitor_out(pid, &r));
         (pid, r)
@@ -236,7 +265,9 @@ impl Ctx {
         function: impl Into<Atom>,
         args: Vec<Term>,
     ) -> Result<Pid, SpawnError> {
-        self.node.spawn_mfa(module, function, args)
+        self.proc
+            .node
+            .spawn_mfa_setup(module.into(), function.into(), args, self.setup(), |_| {})
     }
 
     /// Spawns the function registered as `{Module, Function}`, linked to this process.
@@ -248,9 +279,10 @@ impl Ctx {
     ) -> Result<Pid, SpawnError> {
         let setup = Setup {
             link: Some(self.proc.pid.clone()),
-            monitor: None,
+            ..self.setup()
         };
-        self.node
+        self.proc
+            .node
             .spawn_mfa_setup(module.into(), function.into(), args, setup, |pid| {
                 self.add_link_local(pid)
             })
@@ -264,13 +296,14 @@ impl Ctx {
         function: impl Into<Atom>,
         args: Vec<Term>,
     ) -> Result<(Pid, Ref), SpawnError> {
-        let r = self.node.make_ref();
+        let r = self.proc.node.make_ref();
         let setup = Setup {
-            link: None,
             monitor: Some((r.clone(), Watcher::Pid(self.proc.pid.clone()))),
+            ..self.setup()
         };
         let pid =
-            self.node
+            self.proc
+                .node
                 .spawn_mfa_setup(module.into(), function.into(), args, setup, |pid| {
                     self.add_monitor_out(pid, &r)
                 })?;
@@ -286,7 +319,11 @@ impl Ctx {
         function: impl Into<Atom>,
         args: Vec<Term>,
     ) -> Result<Term, Term> {
-        match self.node.lookup_fn(module.into(), function.into(), args) {
+        match self
+            .proc
+            .node
+            .lookup_fn(module.into(), function.into(), args)
+        {
             Ok((f, args)) => f(self.clone(), args).await,
             Err(e) => Err(e.reason()),
         }
@@ -319,8 +356,8 @@ impl Ctx {
             return Ok(());
         }
         let me = self.proc.pid.clone();
-        if self.node.is_local(pid) {
-            let alive = self.node.lookup(pid).is_some_and(|p| !p.is_dead());
+        if self.proc.node.is_local(pid) {
+            let alive = self.proc.node.lookup(pid).is_some_and(|p| !p.is_dead());
             let mut local = lock(&self.proc.local);
             if !alive {
                 if !local.trap_exit {
@@ -328,7 +365,7 @@ impl Ctx {
                 }
                 local.ext().links.insert(pid.clone());
                 drop(local);
-                let _ = self.proc.push(Sig::ctl(Ctl::Exit {
+                let _ = self.proc.push_wake(Sig::ctl(Ctl::Exit {
                     from: pid.clone(),
                     reason: reason::noproc(),
                     link: true,
@@ -341,7 +378,9 @@ impl Ctx {
         } else if !lock(&self.proc.local).ext().links.insert(pid.clone()) {
             return Ok(());
         }
-        self.node.send_ctl(pid, Ctl::Link(me.clone()), Some(&me));
+        self.proc
+            .node
+            .send_ctl(pid, Ctl::Link(me.clone()), Some(&me));
         Ok(())
     }
 
@@ -354,7 +393,9 @@ impl Ctx {
             .is_some_and(|e| e.links.remove(pid));
         if removed {
             let me = self.proc.pid.clone();
-            self.node.send_ctl(pid, Ctl::Unlink(me.clone()), Some(&me));
+            self.proc
+                .node
+                .send_ctl(pid, Ctl::Unlink(me.clone()), Some(&me));
         }
     }
 
@@ -384,7 +425,7 @@ impl Ctx {
     /// that does not trap exits, unless it is this process.
     pub fn exit(&self, pid: &Pid, reason: impl Into<Term>) {
         let me = self.proc.pid.clone();
-        self.node.send_ctl(
+        self.proc.node.send_ctl(
             pid,
             Ctl::Exit {
                 from: me.clone(),
@@ -427,23 +468,23 @@ impl Ctx {
     fn monitor_inner(&self, target: Dest, alias: Option<AliasMode>) -> Ref {
         let me = self.proc.pid.clone();
         let r = if alias.is_some() {
-            self.node.make_pid_ref(&me)
+            self.proc.node.make_pid_ref(&me)
         } else {
-            self.node.make_ref()
+            self.proc.node.make_ref()
         };
-        let node_name = self.node.name().clone();
+        let node_name = self.proc.node.name().clone();
         // Resolve local names now: the monitor is then on the pid, and the DOWN names
         // `{Name, Node}`.
         let (target, object) = match target {
             Dest::Pid(p) => (Some(Dest::Pid(p.clone())), Term::Pid(p)),
             Dest::Name(n) => {
                 let obj = Term::tuple(vec![Term::Atom(n.clone()), Term::Atom(node_name)]);
-                (self.node.whereis(n.as_str()).map(Dest::Pid), obj)
+                (self.proc.node.whereis(n.as_str()).map(Dest::Pid), obj)
             }
             Dest::Remote(n, nd) => {
                 let obj = Term::tuple(vec![Term::Atom(n.clone()), Term::Atom(nd.clone())]);
                 if nd == node_name {
-                    (self.node.whereis(n.as_str()).map(Dest::Pid), obj)
+                    (self.proc.node.whereis(n.as_str()).map(Dest::Pid), obj)
                 } else {
                     (Some(Dest::Remote(n, nd)), obj)
                 }
@@ -466,7 +507,7 @@ impl Ctx {
             }
         }
         match target {
-            Some(t) => self.node.send_ctl_dest(
+            Some(t) => self.proc.node.send_ctl_dest(
                 &t,
                 Ctl::Monitor {
                     watcher: Watcher::Pid(me.clone()),
@@ -475,7 +516,7 @@ impl Ctx {
                 Some(&me),
             ),
             None => {
-                let _ = self.proc.push(Sig::ctl(Ctl::Down {
+                let _ = self.proc.push_wake(Sig::ctl(Ctl::Down {
                     reference: r.clone(),
                     reason: reason::noproc(),
                 }));
@@ -504,7 +545,7 @@ impl Ctx {
         match removed {
             Some(m) => {
                 let me = self.proc.pid.clone();
-                self.node.send_ctl_dest(
+                self.proc.node.send_ctl_dest(
                     &m.target,
                     Ctl::Demonitor {
                         reference: reference.clone(),
@@ -523,9 +564,11 @@ impl Ctx {
         let active = self.demonitor(reference);
         let mut local = lock(&self.proc.local);
         let before = local.mailbox.len();
-        local.mailbox.retain(|m| !is_down_for(m, reference));
+        local
+            .mailbox
+            .retain(|m| !msg_of(m).is_some_and(|m| is_down_for(m, reference)));
         if local.mailbox.len() != before {
-            local.removals += 1;
+            local.removals = local.removals.wrapping_add(1);
         }
         active
     }
@@ -541,7 +584,7 @@ impl Ctx {
     /// Creates an alias with the given mode (`alias([reply])` is
     /// [`AliasMode::Reply`]).
     pub fn alias_with(&self, mode: AliasMode) -> Ref {
-        let r = self.node.make_pid_ref(&self.proc.pid);
+        let r = self.proc.node.make_pid_ref(&self.proc.pid);
         lock(&self.proc.local).ext().aliases.insert(r.clone(), mode);
         r
     }
@@ -558,12 +601,12 @@ impl Ctx {
 
     /// Registers this process under `name` (`register(Name, self())`).
     pub fn register(&self, name: impl Into<Atom>) -> Result<(), crate::error::RegisterError> {
-        self.node.register(name, &self.proc.pid)
+        self.proc.node.register(name, &self.proc.pid)
     }
 
     /// A new unique reference.
     pub fn make_ref(&self) -> Ref {
-        self.node.make_ref()
+        self.proc.node.make_ref()
     }
 
     /// `erlang:send_after/3`. See [`Node::send_after`].
@@ -573,7 +616,7 @@ impl Ctx {
         dest: impl Into<Dest>,
         message: impl Into<Term>,
     ) -> Ref {
-        self.node.send_after(delay, dest, message)
+        self.proc.node.send_after(delay, dest, message)
     }
 
     /// `erlang:start_timer/3`. See [`Node::start_timer`].
@@ -583,12 +626,12 @@ impl Ctx {
         dest: impl Into<Dest>,
         message: impl Into<Term>,
     ) -> Ref {
-        self.node.start_timer(delay, dest, message)
+        self.proc.node.start_timer(delay, dest, message)
     }
 
     /// `erlang:cancel_timer/1`. See [`Node::cancel_timer`].
     pub fn cancel_timer(&self, tref: &Ref) -> Option<Duration> {
-        self.node.cancel_timer(tref)
+        self.proc.node.cancel_timer(tref)
     }
 }
 
@@ -604,74 +647,81 @@ fn is_down_for(m: &Term, r: &Ref) -> bool {
 #[derive(Default)]
 struct Scan {
     pos: usize,
-    removals: u64,
+    removals: u32,
+    valid: bool,
 }
 
-/// The future of [`Ctx::receive`] and [`Ctx::receive_match`]: resolves to the message.
-pub struct Receive<'a, P> {
+/// The future of [`Ctx::receive`]: resolves to the next message.
+pub struct Receive<'a> {
     ctx: &'a Ctx,
-    pred: Option<P>,
-    timeout: Option<Duration>,
-    sleep: Option<Pin<Box<Sleep>>>,
+}
+
+impl Future for Receive<'_> {
+    type Output = Term;
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Term> {
+        self.ctx.poll_next(cx)
+    }
+}
+
+/// The future of [`Ctx::receive_match`]: resolves to the first matching message.
+pub struct ReceiveMatch<'a, P> {
+    ctx: &'a Ctx,
+    pred: P,
     scan: Scan,
 }
 
-impl<'a, P> Receive<'a, P> {
-    fn new(ctx: &'a Ctx, pred: Option<P>, timeout: Option<Duration>) -> Self {
-        Receive {
+impl<P: FnMut(&Term) -> bool + Unpin> Future for ReceiveMatch<'_, P> {
+    type Output = Term;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Term> {
+        let this = self.get_mut();
+        this.ctx.poll_match(cx, &mut this.pred, &mut this.scan)
+    }
+}
+
+/// The future of [`Ctx::receive_timeout`] and [`Ctx::receive_match_timeout`]:
+/// resolves to the message, or `None` on timeout.
+pub struct ReceiveTimeout<'a, P> {
+    ctx: &'a Ctx,
+    pred: Option<P>,
+    scan: Scan,
+    timeout: Duration,
+    sleep: Option<Pin<Box<Sleep>>>,
+}
+
+impl<'a, P> ReceiveTimeout<'a, P> {
+    fn new(ctx: &'a Ctx, pred: Option<P>, timeout: Duration) -> Self {
+        ReceiveTimeout {
             ctx,
             pred,
+            scan: Scan::default(),
             timeout,
             sleep: None,
-            scan: Scan {
-                pos: 0,
-                removals: u64::MAX,
-            },
         }
     }
 }
 
-impl<P: FnMut(&Term) -> bool + Unpin> Receive<'_, P> {
-    fn poll_inner(&mut self, cx: &mut Context<'_>) -> Poll<Option<Term>> {
-        if let Poll::Ready(m) = self
-            .ctx
-            .poll_message(cx, self.pred.as_mut(), &mut self.scan)
-        {
+impl<P: FnMut(&Term) -> bool + Unpin> Future for ReceiveTimeout<'_, P> {
+    type Output = Option<Term>;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Term>> {
+        let this = self.get_mut();
+        let got = match &mut this.pred {
+            Some(pred) => this.ctx.poll_match(cx, pred, &mut this.scan),
+            None => this.ctx.poll_next(cx),
+        };
+        if let Poll::Ready(m) = got {
             return Poll::Ready(Some(m));
         }
-        let Some(timeout) = self.timeout else {
-            return Poll::Pending;
-        };
-        if timeout.is_zero() {
+        if this.timeout.is_zero() {
             return Poll::Ready(None);
         }
-        let sleep = self
+        let timeout = this.timeout;
+        let sleep = this
             .sleep
             .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
         match sleep.as_mut().poll(cx) {
             Poll::Ready(()) => Poll::Ready(None),
             Poll::Pending => Poll::Pending,
         }
-    }
-}
-
-impl<P: FnMut(&Term) -> bool + Unpin> Future for Receive<'_, P> {
-    type Output = Term;
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Term> {
-        match self.get_mut().poll_inner(cx) {
-            Poll::Ready(Some(m)) => Poll::Ready(m),
-            _ => Poll::Pending,
-        }
-    }
-}
-
-/// The future of [`Ctx::receive_timeout`] and [`Ctx::receive_match_timeout`]:
-/// resolves to the message, or `None` on timeout.
-pub struct ReceiveTimeout<'a, P>(Receive<'a, P>);
-
-impl<P: FnMut(&Term) -> bool + Unpin> Future for ReceiveTimeout<'_, P> {
-    type Output = Option<Term>;
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Term>> {
-        self.get_mut().0.poll_inner(cx)
     }
 }

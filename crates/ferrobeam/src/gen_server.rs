@@ -372,7 +372,7 @@ pub async fn start_link<S: GenServer>(
     args: S::Args,
     opts: StartOpts,
 ) -> Result<Pid, Term> {
-    start_inner::<S>(&ctx.node, Some(ctx), args, opts).await
+    start_inner::<S>(ctx.node(), Some(ctx), args, opts).await
 }
 
 async fn start_inner<S: GenServer>(
@@ -387,13 +387,14 @@ async fn start_inner<S: GenServer>(
     let setup = Setup {
         link: parent_pid.clone(),
         monitor: Some((node.make_ref(), Watcher::External(exit_tx))),
+        group_leader: parent.and_then(|c| crate::process::group_leader(&c.proc)),
     };
     let body = move |ctx: Ctx| async move {
         if let Some(name) = opts.name {
             match name {
                 ServerName::Local(n) => {
                     if let Err(e) = ctx.register(n.clone()) {
-                        let r = match ctx.node.whereis(n.as_str()) {
+                        let r = match ctx.node().whereis(n.as_str()) {
                             Some(p) => {
                                 Term::tuple(vec![Term::atom("already_started"), Term::Pid(p)])
                             }
@@ -425,7 +426,7 @@ async fn start_inner<S: GenServer>(
         serve(ctx, state, parent_pid).await
     };
     let pid = match parent {
-        Some(p) => p.node.spawn_setup(
+        Some(p) => p.node().spawn_setup(
             move |ctx| async move { crate::reason::ExitReason(body(ctx).await) },
             setup,
             |pid| p.add_link_local(pid),
@@ -502,13 +503,13 @@ async fn serve<S: GenServer>(ctx: Ctx, mut state: S, parent: Option<Pid>) -> Ter
             Incoming::Call(from, req) => match decode::<S::Call>(req) {
                 Ok(req) => match catch(state.handle_call(&ctx, req, from.clone())).await {
                     Ok(CallReply::Reply(r)) => {
-                        reply(&ctx.node, &from, r);
+                        reply(ctx.node(), &from, r);
                         None
                     }
                     Ok(CallReply::NoReply) => None,
                     Ok(CallReply::Stop { reason, reply: r }) => {
                         if let Some(r) = r {
-                            reply(&ctx.node, &from, r);
+                            reply(ctx.node(), &from, r);
                         }
                         Some(reason)
                     }
@@ -657,14 +658,14 @@ pub(crate) async fn do_call(
     request: Term,
     timeout: Timeout,
 ) -> Result<Term, Term> {
-    let own = ctx.node.name().clone();
+    let own = ctx.node().name().clone();
     let target = match server {
         ServerRef::Pid(p) => Dest::Pid(p.clone()),
-        ServerRef::Local(n) => match ctx.node.whereis(n.as_str()) {
+        ServerRef::Local(n) => match ctx.node().whereis(n.as_str()) {
             Some(p) => Dest::Pid(p),
             None => return Err(reason::noproc()),
         },
-        ServerRef::Remote(n, node) if *node == own => match ctx.node.whereis(n.as_str()) {
+        ServerRef::Remote(n, node) if *node == own => match ctx.node().whereis(n.as_str()) {
             Some(p) => Dest::Pid(p),
             None => return Err(reason::noproc()),
         },
@@ -767,7 +768,7 @@ pub async fn stop(
     let server = server.into();
     let target = match &server {
         ServerRef::Pid(p) => Dest::Pid(p.clone()),
-        ServerRef::Local(n) => match ctx.node.whereis(n.as_str()) {
+        ServerRef::Local(n) => match ctx.node().whereis(n.as_str()) {
             Some(p) => Dest::Pid(p),
             None => return Err(reason::noproc()),
         },

@@ -3,25 +3,22 @@
 
 use crate::ctx::Ctx;
 use crate::error::{RegisterError, SendError, SpawnError};
-use crate::process::{self, lock, Proc};
+use crate::process::{lock, Proc, ProcessTask};
 use crate::reason::{self, FnResult, IntoExitReason};
 use crate::signal::{Ctl, Dest, Sig, Signal, Watcher};
-use crate::table::{FxHashMap, ShardedMap};
+use crate::table::{FxHashMap, ProcTable, ShardedMap, MAX_PROCESSES};
 use ferrobeam_term::{Atom, Pid, Ref, Term};
 use std::any::Any;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use tokio::sync::oneshot;
 use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
-/// Bits of a pid's `ID` field used for the process number (as in Erlang).
-const ID_BITS: u32 = 28;
-const ID_MASK: u64 = (1 << ID_BITS) - 1;
 const SHARDS: usize = 64;
 
 /// Carries signals from local processes to processes on other nodes.
@@ -58,11 +55,9 @@ struct NodeInner {
     name: Atom,
     creation: u32,
     handle: tokio::runtime::Handle,
-    table: ShardedMap<u64, Arc<Proc>>,
+    table: ProcTable<Proc>,
     registry: ShardedMap<Atom, Arc<Proc>>,
-    next_pid: AtomicU64,
     next_ref: AtomicU64,
-    count: AtomicUsize,
     router: RwLock<Option<Arc<dyn RemoteRouter>>>,
     functions: RwLock<FxHashMap<(Atom, Atom), SpawnFn>>,
     timers: ShardedMap<Ref, TimerEntry>,
@@ -157,11 +152,9 @@ impl NodeBuilder {
                 name: self.name,
                 creation: self.creation,
                 handle,
-                table: ShardedMap::new(SHARDS),
+                table: ProcTable::new(),
                 registry: ShardedMap::new(SHARDS),
-                next_pid: AtomicU64::new(1),
                 next_ref: AtomicU64::new(1),
-                count: AtomicUsize::new(0),
                 router: RwLock::new(None),
                 functions: RwLock::new(FxHashMap::default()),
                 timers: ShardedMap::new(SHARDS),
@@ -176,6 +169,9 @@ impl NodeBuilder {
 pub(crate) struct Setup {
     pub(crate) link: Option<Pid>,
     pub(crate) monitor: Option<(Ref, Watcher)>,
+    /// The group leader, inherited from the spawning process or given by a remote
+    /// spawn request.
+    pub(crate) group_leader: Option<Pid>,
 }
 
 impl Node {
@@ -239,14 +235,14 @@ impl Node {
 
     // ----- pids, refs ---------------------------------------------------------------
 
-    /// The table key of a pid of this node, if it is one.
+    /// The table slot and serial of a pid of this node, if it is one.
     #[inline]
-    pub(crate) fn key_of(&self, pid: &Pid) -> Option<u64> {
-        if pid.node == self.inner.name && pid.creation == self.inner.creation {
-            if (pid.id as u64) > ID_MASK {
-                return None;
-            }
-            Some(((pid.serial as u64) << ID_BITS) | pid.id as u64)
+    pub(crate) fn key_of(&self, pid: &Pid) -> Option<(u32, u32)> {
+        if pid.id < MAX_PROCESSES
+            && pid.creation == self.inner.creation
+            && pid.node == self.inner.name
+        {
+            Some((pid.id, pid.serial))
         } else {
             None
         }
@@ -255,17 +251,6 @@ impl Node {
     /// True if the pid names a process of this node (alive or not).
     pub fn is_local(&self, pid: &Pid) -> bool {
         pid.node == self.inner.name
-    }
-
-    fn alloc_pid(&self) -> (u64, Pid) {
-        let n = self.inner.next_pid.fetch_add(1, Ordering::Relaxed);
-        let pid = Pid::new(
-            self.inner.name.clone(),
-            (n & ID_MASK) as u32,
-            (n >> ID_BITS) as u32,
-            self.inner.creation,
-        );
-        (n, pid)
     }
 
     /// A new unique reference, like `make_ref()`.
@@ -290,15 +275,16 @@ impl Node {
         Ref::new(self.inner.name.clone(), self.inner.creation, &words).expect("5 words")
     }
 
-    fn alias_key(&self, r: &Ref) -> Option<u64> {
-        if r.node != self.inner.name || r.creation != self.inner.creation {
-            return None;
-        }
+    fn alias_key(&self, r: &Ref) -> Option<(u32, u32)> {
         let w = r.ids();
-        if w.len() != 5 || (w[3] as u64) > ID_MASK {
+        if w.len() != 5
+            || w[3] >= MAX_PROCESSES
+            || r.creation != self.inner.creation
+            || r.node != self.inner.name
+        {
             return None;
         }
-        Some(((w[4] as u64) << ID_BITS) | w[3] as u64)
+        Some((w[3], w[4]))
     }
 
     // ----- spawning -----------------------------------------------------------------
@@ -323,9 +309,14 @@ impl Node {
         Fut: Future + Send + 'static,
         Fut::Output: IntoExitReason,
     {
-        let (key, pid) = self.alloc_pid();
-        let proc = Arc::new(Proc::new(pid.clone()));
-        if setup.link.is_some() || setup.monitor.is_some() {
+        let (index, serial) = self
+            .inner
+            .table
+            .alloc()
+            .expect("the process table is full (system_limit)");
+        let pid = Pid::new(self.inner.name.clone(), index, serial, self.inner.creation);
+        let proc = Arc::new(Proc::new(pid.clone(), self.clone()));
+        if setup.link.is_some() || setup.monitor.is_some() || setup.group_leader.is_some() {
             let mut local = lock(&proc.local);
             let ext = local.ext();
             if let Some(l) = setup.link {
@@ -334,11 +325,11 @@ impl Node {
             if let Some((r, w)) = setup.monitor {
                 ext.monitors_in.insert(r, w);
             }
+            ext.group_leader = setup.group_leader;
         }
         before(&pid);
-        self.inner.table.insert(key, proc.clone());
-        self.inner.count.fetch_add(1, Ordering::Relaxed);
-        self.inner.handle.spawn(process::run(proc, self.clone(), f));
+        self.inner.table.insert(index, proc.clone());
+        self.inner.handle.spawn(ProcessTask::new(proc, f));
         pid
     }
 
@@ -474,6 +465,7 @@ impl Node {
         let setup = Setup {
             link: link.then(|| parent.clone()),
             monitor: monitor.map(|r| (r, Watcher::Pid(parent.clone()))),
+            group_leader: None,
         };
         self.spawn_mfa_setup(module.into(), function.into(), args, setup, |_| {})
     }
@@ -490,8 +482,8 @@ impl Node {
         let (tx, rx) = oneshot::channel();
         let (wtx, wrx) = oneshot::channel();
         let setup = Setup {
-            link: None,
             monitor: Some((self.make_ref(), Watcher::External(wtx))),
+            ..Setup::default()
         };
         self.spawn_setup(
             move |ctx| async move {
@@ -529,29 +521,27 @@ impl Node {
     }
 
     pub(crate) fn remove_proc(&self, pid: &Pid) {
-        if let Some(key) = self.key_of(pid) {
-            if self.inner.table.remove(&key).is_some() {
-                self.inner.count.fetch_sub(1, Ordering::Relaxed);
-            }
+        if let Some((index, serial)) = self.key_of(pid) {
+            self.inner.table.remove(index, serial);
         }
     }
 
     pub(crate) fn lookup(&self, pid: &Pid) -> Option<Arc<Proc>> {
-        let key = self.key_of(pid)?;
-        self.inner.table.get_cloned(&key)
+        let (index, serial) = self.key_of(pid)?;
+        self.inner.table.get(index, serial)
     }
 
     // ----- introspection ------------------------------------------------------------
 
     /// Number of live processes.
     pub fn process_count(&self) -> usize {
-        self.inner.count.load(Ordering::Relaxed)
+        self.inner.table.len()
     }
 
     /// The pids of the live processes.
     pub fn processes(&self) -> Vec<Pid> {
         let mut v = Vec::new();
-        self.inner.table.for_each(|_, p| v.push(p.pid.clone()));
+        self.inner.table.for_each(|p| v.push(p.pid.clone()));
         v
     }
 
@@ -587,22 +577,13 @@ impl Node {
                 self.send_pid(from, &pid, message);
                 Ok(())
             }
-            Dest::Name(name) => {
-                let reg = self.inner.registry.read(&name);
-                match reg.get(&name) {
-                    Some(p) => {
-                        let _ = p.push(Sig::Msg(message));
-                        Ok(())
-                    }
-                    None => Err(SendError::NotRegistered(name.clone())),
-                }
-            }
+            Dest::Name(name) => match self.push_name(&name, Sig::Msg(message)) {
+                Err((_, _, None)) => Err(SendError::NotRegistered(name)),
+                _ => Ok(()),
+            },
             Dest::Remote(name, node) => {
                 if node == self.inner.name {
-                    let reg = self.inner.registry.read(&name);
-                    if let Some(p) = reg.get(&name) {
-                        let _ = p.push(Sig::Msg(message));
-                    }
+                    let _ = self.push_name(&name, Sig::Msg(message));
                 } else {
                     self.route(
                         &node.clone(),
@@ -625,14 +606,9 @@ impl Node {
     /// Sends a message to a pid: pushed to the local process, or routed to its node.
     #[inline]
     pub(crate) fn send_pid(&self, from: Option<&Pid>, to: &Pid, message: Term) {
-        if to.node == self.inner.name {
-            if let Some(key) = self.key_of(to) {
-                let shard = self.inner.table.read(&key);
-                if let Some(p) = shard.get(&key) {
-                    let _ = p.push(Sig::Msg(message));
-                }
-            }
-        } else {
+        if let Some((index, serial)) = self.key_of(to) {
+            let _ = self.push_local(index, serial, Sig::Msg(message));
+        } else if to.node != self.inner.name {
             self.route(
                 &to.node,
                 Dest::Pid(to.clone()),
@@ -646,11 +622,8 @@ impl Node {
 
     fn send_alias(&self, from: Option<&Pid>, alias: Ref, message: Term) {
         if alias.node == self.inner.name {
-            if let Some(key) = self.alias_key(&alias) {
-                let shard = self.inner.table.read(&key);
-                if let Some(p) = shard.get(&key) {
-                    let _ = p.push(Sig::ctl(Ctl::Alias { alias, message }));
-                }
+            if let Some((index, serial)) = self.alias_key(&alias) {
+                let _ = self.push_local(index, serial, Sig::ctl(Ctl::Alias { alias, message }));
             }
         } else {
             let node = alias.node.clone();
@@ -667,13 +640,7 @@ impl Node {
     }
 
     fn route(&self, node: &Atom, to: Dest, signal: Signal) {
-        let router = self
-            .inner
-            .router
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
-        match router {
+        match self.router() {
             Some(r) => r.route(node, to, signal),
             None => tracing::trace!(%node, ?to, "no route to node; signal dropped"),
         }
@@ -686,13 +653,7 @@ impl Node {
         if to.node == self.inner.name {
             let sig = Sig::ctl(ctl);
             let res = match self.key_of(to) {
-                Some(key) => {
-                    let shard = self.inner.table.read(&key);
-                    match shard.get(&key) {
-                        Some(p) => p.push(sig),
-                        None => Err((sig, reason::noproc())),
-                    }
-                }
+                Some((index, serial)) => self.push_local(index, serial, sig),
                 None => Err((sig, reason::noproc())),
             };
             if let Err((sig, reason)) = res {
@@ -720,7 +681,37 @@ impl Node {
     }
 
     fn send_ctl_name(&self, name: &Atom, ctl: Ctl) {
-        let sig = Sig::ctl(ctl);
+        if let Err((sig, reason, pid)) = self.push_name(name, Sig::ctl(ctl)) {
+            self.bounce(pid.as_ref(), Some(name), sig, reason);
+        }
+    }
+
+    /// Pushes a signal to the local process `(index, serial)` and wakes it. Gives the
+    /// signal back, with the reason, if there is no such process.
+    #[inline]
+    fn push_local(&self, index: u32, serial: u32, sig: Sig) -> Result<(), (Sig, Term)> {
+        let mut sig = Some(sig);
+        let res = self
+            .inner
+            .table
+            .with(index, serial, |p| p.push(sig.take().expect("once")));
+        match res {
+            Some(Ok(waker)) => {
+                if let Some(w) = waker {
+                    w.wake();
+                }
+                Ok(())
+            }
+            Some(Err(e)) => Err(e),
+            None => Err((sig.expect("not taken"), reason::noproc())),
+        }
+    }
+
+    /// Pushes a signal to the process registered as `name` and wakes it. Gives the
+    /// signal back if the name is not registered (no pid) or the process is exiting
+    /// (with its pid and exit reason).
+    #[allow(clippy::result_large_err)] // the error is the rare path
+    fn push_name(&self, name: &Atom, sig: Sig) -> Result<(), (Sig, Term, Option<Pid>)> {
         let res = {
             let reg = self.inner.registry.read(name);
             match reg.get(name) {
@@ -728,9 +719,11 @@ impl Node {
                 None => Err((sig, reason::noproc(), None)),
             }
         };
-        if let Err((sig, reason, pid)) = res {
-            self.bounce(pid.as_ref(), Some(name), sig, reason);
-        }
+        res.map(|w| {
+            if let Some(w) = w {
+                w.wake();
+            }
+        })
     }
 
     /// Answers a link or monitor whose target is gone.
@@ -773,10 +766,7 @@ impl Node {
             },
             Dest::Name(name) | Dest::Remote(name, _) => match sig {
                 Sig::Msg(m) => {
-                    let reg = self.inner.registry.read(&name);
-                    if let Some(p) = reg.get(&name) {
-                        let _ = p.push(Sig::Msg(m));
-                    }
+                    let _ = self.push_name(&name, Sig::Msg(m));
                 }
                 Sig::Ctl(c) => self.send_ctl_name(&name, *c),
             },
@@ -832,7 +822,7 @@ impl Node {
             if inbox.name.is_some() {
                 return Err(RegisterError::AlreadyNamed(pid.clone()));
             }
-            inbox.name = Some(name.clone());
+            inbox.name = Some(Box::new(name.clone()));
         }
         reg.insert(name, proc);
         Ok(())
@@ -847,7 +837,7 @@ impl Node {
             .remove(&name)
             .ok_or_else(|| RegisterError::NotRegistered(name.clone()))?;
         let mut inbox = lock(&proc.inbox);
-        if inbox.name.as_ref() == Some(&name) {
+        if inbox.name.as_deref() == Some(&name) {
             inbox.name = None;
         }
         Ok(())
@@ -883,7 +873,7 @@ impl Node {
     pub fn registered_name(&self, pid: &Pid) -> Option<Atom> {
         let p = self.lookup(pid)?;
         let inbox = lock(&p.inbox);
-        inbox.name.clone()
+        inbox.name.as_deref().cloned()
     }
 
     // ----- timers -------------------------------------------------------------------

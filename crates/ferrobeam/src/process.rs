@@ -11,11 +11,13 @@
 //!   (messages that have been taken out of the signal queue), the trap-exit flag, and,
 //!   allocated only when first needed, the links, monitors and aliases.
 //!
-//! The process drains its signal queue in order. Messages move to the message queue;
-//! the other signals (links, exits, monitors) take effect at that point, exactly as in
-//! BEAM. The task that runs the process drains the queue before every poll of the
-//! process's own future, so an exit signal ends the process even when it is blocked in
-//! something other than `receive`: its future is dropped and never polled again.
+//! The process takes signals out of its queue in order. Messages move to the message
+//! queue (a batch of messages with no control signal among them moves in one step: the
+//! two queues are swapped); the other signals (links, exits, monitors) take effect at
+//! that point, exactly as in BEAM. Before each poll of the process's own future, the
+//! task handles any waiting control signal, so an exit signal ends the process even
+//! when it is blocked in something other than `receive`: its future is dropped and
+//! never polled again.
 
 use crate::ctx::Ctx;
 use crate::node::Node;
@@ -24,9 +26,10 @@ use crate::signal::{Ctl, Sig, Watcher};
 use crate::table::{FxHashMap, FxHashSet};
 use ferrobeam_term::{Atom, Pid, Ref, Term};
 use std::collections::VecDeque;
-use std::future::{poll_fn, Future};
+use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::pin::pin;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
@@ -78,24 +81,22 @@ pub(crate) struct Ext {
 
 /// The signal queue, shared with every sender.
 pub(crate) struct Inbox {
-    pub(crate) queue: VecDeque<Sig>,
+    pub(crate) queue: Vec<Sig>,
     pub(crate) waker: Option<Waker>,
     /// Set, with the exit reason, once the process has begun to exit.
     pub(crate) dead: Option<Box<Term>>,
     /// The registered name, if any.
-    pub(crate) name: Option<Atom>,
+    pub(crate) name: Option<Box<Atom>>,
 }
 
 /// State private to the process.
 pub(crate) struct Local {
-    /// Messages taken out of the signal queue, in order.
-    pub(crate) mailbox: VecDeque<Term>,
-    /// Buffer swapped with the signal queue when draining it, kept to reuse its storage.
-    spare: VecDeque<Sig>,
+    /// Messages taken out of the signal queue, in order: only `Sig::Msg` items.
+    pub(crate) mailbox: VecDeque<Sig>,
     pub(crate) trap_exit: bool,
-    /// Counts messages removed from anywhere but the front of the mailbox; a selective
-    /// receive rescans from the start when it changes.
-    pub(crate) removals: u64,
+    /// Counts messages removed from the mailbox; a selective receive rescans from the
+    /// start when it changes.
+    pub(crate) removals: u32,
     /// An exit signal has decided that the process ends with this reason.
     pub(crate) pending_exit: Option<Box<Term>>,
     pub(crate) ext: Option<Box<Ext>>,
@@ -105,56 +106,76 @@ impl Local {
     pub(crate) fn ext(&mut self) -> &mut Ext {
         self.ext.get_or_insert_with(Default::default)
     }
+}
 
-    fn exit(&mut self, reason: Term) {
-        if self.pending_exit.is_none() {
-            self.pending_exit = Some(Box::new(reason));
-        }
+/// The message of a mailbox item (always a `Sig::Msg`).
+#[inline]
+pub(crate) fn msg_of(s: &Sig) -> Option<&Term> {
+    match s {
+        Sig::Msg(t) => Some(t),
+        Sig::Ctl(_) => None,
     }
 }
 
 /// A process's entry in the node's process table.
 pub(crate) struct Proc {
     pub(crate) pid: Pid,
+    pub(crate) node: Node,
     pub(crate) inbox: Mutex<Inbox>,
     pub(crate) local: Mutex<Local>,
+    /// Control signals waiting in the inbox (read without the lock).
+    ctl_pending: AtomicU32,
+    /// `local.pending_exit` is set (read without the lock).
+    exiting: AtomicBool,
+    /// A receive registered the waker during the current poll.
+    parked: AtomicBool,
 }
 
 impl Proc {
-    pub(crate) fn new(pid: Pid) -> Proc {
+    pub(crate) fn new(pid: Pid, node: Node) -> Proc {
         Proc {
             pid,
+            node,
             inbox: Mutex::new(Inbox {
-                queue: VecDeque::new(),
+                queue: Vec::new(),
                 waker: None,
                 dead: None,
                 name: None,
             }),
             local: Mutex::new(Local {
                 mailbox: VecDeque::new(),
-                spare: VecDeque::new(),
                 trap_exit: false,
                 removals: 0,
                 pending_exit: None,
                 ext: None,
             }),
+            ctl_pending: AtomicU32::new(0),
+            exiting: AtomicBool::new(false),
+            parked: AtomicBool::new(false),
         }
     }
 
-    /// Puts a signal at the end of the queue and wakes the process. Gives the signal
-    /// back, with the exit reason, if the process has already begun to exit.
+    /// Puts a signal at the end of the queue. Returns the waker to wake once no lock is
+    /// held, or gives the signal back, with the exit reason, if the process has begun
+    /// to exit.
     #[inline]
-    pub(crate) fn push(&self, sig: Sig) -> Result<(), (Sig, Term)> {
-        let waker = {
-            let mut inbox = lock(&self.inbox);
-            if let Some(reason) = &inbox.dead {
-                let reason = (**reason).clone();
-                return Err((sig, reason));
-            }
-            inbox.queue.push_back(sig);
-            inbox.waker.take()
-        };
-        if let Some(w) = waker {
+    pub(crate) fn push(&self, sig: Sig) -> Result<Option<Waker>, (Sig, Term)> {
+        let mut inbox = lock(&self.inbox);
+        if let Some(reason) = &inbox.dead {
+            let reason = (**reason).clone();
+            return Err((sig, reason));
+        }
+        if let Sig::Ctl(_) = sig {
+            self.ctl_pending.fetch_add(1, Ordering::Relaxed);
+        }
+        inbox.queue.push(sig);
+        Ok(inbox.waker.take())
+    }
+
+    /// [`Proc::push`] and wake.
+    #[inline]
+    pub(crate) fn push_wake(&self, sig: Sig) -> Result<(), (Sig, Term)> {
+        if let Some(w) = self.push(sig)? {
             w.wake();
         }
         Ok(())
@@ -172,52 +193,68 @@ impl Proc {
         local + inbox.queue.iter().filter(|s| s.is_message()).count()
     }
 
-    /// Registers `waker` unless signals are waiting; true if the queue was empty.
-    #[inline]
-    fn register_if_empty(&self, waker: &Waker) -> bool {
-        let mut inbox = lock(&self.inbox);
-        if inbox.queue.is_empty() {
-            match &inbox.waker {
-                Some(w) if w.will_wake(waker) => {}
-                _ => inbox.waker = Some(waker.clone()),
-            }
-            true
-        } else {
-            false
+    fn set_exit(&self, local: &mut Local, reason: Term) {
+        if local.pending_exit.is_none() {
+            local.pending_exit = Some(Box::new(reason));
+            self.exiting.store(true, Ordering::Release);
         }
     }
 
-    /// Takes every waiting signal out of the queue, in order, and handles it: messages
-    /// go to the message queue, the other signals take effect. Stops early when an exit
-    /// signal ends the process (`local.pending_exit`). With a waker, registers it once
-    /// the queue is empty.
-    pub(crate) fn drain(&self, local: &mut Local, node: &Node, waker: Option<&Waker>) {
+    /// Takes every waiting signal out of the queue, in order: messages go to the
+    /// message queue, the other signals take effect. Stops early when an exit signal
+    /// ends the process (`local.pending_exit`). With a waker, registers it once the
+    /// queue is empty. Returns true if messages were added.
+    pub(crate) fn drain(&self, local: &mut Local, waker: Option<&Waker>) -> bool {
+        let mut added = false;
         loop {
             if local.pending_exit.is_some() {
-                return;
+                return added;
             }
-            {
-                let mut inbox = lock(&self.inbox);
-                if inbox.queue.is_empty() {
-                    if let Some(waker) = waker {
-                        match &inbox.waker {
-                            Some(w) if w.will_wake(waker) => {}
-                            _ => inbox.waker = Some(waker.clone()),
-                        }
-                    }
-                    return;
+            let mut inbox = lock(&self.inbox);
+            if inbox.queue.is_empty() {
+                if let Some(waker) = waker {
+                    register(&mut inbox, waker);
+                    self.parked.store(true, Ordering::Relaxed);
                 }
-                debug_assert!(local.spare.is_empty());
-                std::mem::swap(&mut inbox.queue, &mut local.spare);
+                return added;
             }
-            while let Some(sig) = local.spare.pop_front() {
+            if self.ctl_pending.load(Ordering::Relaxed) == 0 {
+                // Only messages: move them in one step, keeping both buffers (the
+                // conversions between `Vec` and `VecDeque` do not copy here).
+                if local.mailbox.is_empty() {
+                    let batch = VecDeque::from(std::mem::take(&mut inbox.queue));
+                    let old = std::mem::replace(&mut local.mailbox, batch);
+                    inbox.queue = Vec::from(old);
+                } else {
+                    local.mailbox.extend(inbox.queue.drain(..));
+                }
+                if let Some(waker) = waker {
+                    register(&mut inbox, waker);
+                    self.parked.store(true, Ordering::Relaxed);
+                }
+                return true;
+            }
+            let batch = std::mem::take(&mut inbox.queue);
+            self.ctl_pending.store(0, Ordering::Relaxed);
+            drop(inbox);
+            let mut batch = batch.into_iter();
+            while let Some(sig) = batch.next() {
                 match sig {
-                    Sig::Msg(m) => local.mailbox.push_back(m),
+                    Sig::Msg(_) => {
+                        local.mailbox.push_back(sig);
+                        added = true;
+                    }
                     Sig::Ctl(c) => {
-                        self.handle(local, node, *c);
+                        added |= self.handle(local, *c);
                         if local.pending_exit.is_some() {
-                            // The rest stays in `spare` for the exit handler.
-                            return;
+                            // The rest goes back in front, for the exit handler.
+                            let mut rest: Vec<Sig> = batch.collect();
+                            if !rest.is_empty() {
+                                let mut inbox = lock(&self.inbox);
+                                rest.append(&mut inbox.queue);
+                                inbox.queue = rest;
+                            }
+                            return added;
                         }
                     }
                 }
@@ -225,15 +262,15 @@ impl Proc {
         }
     }
 
-    /// Handles one control signal.
-    fn handle(&self, local: &mut Local, node: &Node, ctl: Ctl) {
+    /// Handles one control signal. Returns true if it added a message.
+    fn handle(&self, local: &mut Local, ctl: Ctl) -> bool {
         match ctl {
             Ctl::Alias { alias, message } => {
                 let Some(ext) = local.ext.as_mut() else {
-                    return;
+                    return false;
                 };
                 let Some(mode) = ext.aliases.get(&alias).copied() else {
-                    return;
+                    return false;
                 };
                 match mode {
                     AliasMode::ExplicitUnalias | AliasMode::Demonitor => {}
@@ -243,7 +280,7 @@ impl Proc {
                     AliasMode::ReplyDemonitor => {
                         ext.aliases.remove(&alias);
                         if let Some(m) = ext.monitors_out.remove(&alias) {
-                            node.send_ctl_dest(
+                            self.node.send_ctl_dest(
                                 &m.target,
                                 Ctl::Demonitor { reference: alias },
                                 Some(&self.pid),
@@ -251,78 +288,93 @@ impl Proc {
                         }
                     }
                 }
-                local.mailbox.push_back(message);
+                local.mailbox.push_back(Sig::Msg(message));
+                true
             }
             Ctl::Link(from) => {
                 if from != self.pid {
                     local.ext().links.insert(from);
                 }
+                false
             }
             Ctl::Unlink(from) => {
                 if let Some(ext) = local.ext.as_mut() {
                     ext.links.remove(&from);
                 }
+                false
             }
             Ctl::Exit { from, reason, link } => self.exit_signal(local, from, reason, link),
             Ctl::Monitor { watcher, reference } => {
                 local.ext().monitors_in.insert(reference, watcher);
+                false
             }
             Ctl::Demonitor { reference } => {
                 if let Some(ext) = local.ext.as_mut() {
                     ext.monitors_in.remove(&reference);
                 }
+                false
             }
             Ctl::Down { reference, reason } => {
                 let Some(ext) = local.ext.as_mut() else {
-                    return;
+                    return false;
                 };
                 let Some(m) = ext.monitors_out.remove(&reference) else {
-                    return;
+                    return false;
                 };
                 if m.alias.is_some() {
                     ext.aliases.remove(&reference);
                 }
-                local.mailbox.push_back(Term::tuple(vec![
+                local.mailbox.push_back(Sig::Msg(Term::tuple(vec![
                     Term::atom("DOWN"),
                     Term::from(reference),
                     Term::atom("process"),
                     m.object,
                     reason,
-                ]));
+                ])));
+                true
             }
         }
     }
 
-    /// An exit signal arrives: Erlang's rules.
-    fn exit_signal(&self, local: &mut Local, from: Pid, reason: Term, link: bool) {
+    /// An exit signal arrives: Erlang's rules. Returns true if it became a message.
+    fn exit_signal(&self, local: &mut Local, from: Pid, reason: Term, link: bool) -> bool {
         if link {
             let linked = local.ext.as_mut().is_some_and(|e| e.links.remove(&from));
             if !linked {
-                return;
+                return false;
             }
             if local.trap_exit {
-                local.mailbox.push_back(exit_message(from, reason));
-            } else if !reason.is_atom("normal") {
-                local.exit(reason);
+                local
+                    .mailbox
+                    .push_back(Sig::Msg(exit_message(from, reason)));
+                return true;
+            }
+            if !reason.is_atom("normal") {
+                self.set_exit(local, reason);
             }
         } else if reason.is_atom("kill") {
-            local.exit(reason::killed());
+            self.set_exit(local, reason::killed());
         } else if local.trap_exit {
-            local.mailbox.push_back(exit_message(from, reason));
+            local
+                .mailbox
+                .push_back(Sig::Msg(exit_message(from, reason)));
+            return true;
         } else if reason.is_atom("normal") {
             if from == self.pid {
-                local.exit(reason);
+                self.set_exit(local, reason);
             }
         } else {
-            local.exit(reason);
+            self.set_exit(local, reason);
         }
+        false
     }
 
-    /// Ends the process: marks it dead, unregisters its name, removes it from the table,
-    /// and sends the exit signals to its links and `DOWN` to its monitors.
-    pub(crate) fn finish(self: &Arc<Self>, node: &Node, reason: Term) {
+    /// Ends the process: removes it from the table, marks it dead, unregisters its
+    /// name, and sends the exit signals to its links and `DOWN` to its monitors.
+    pub(crate) fn finish(self: &Arc<Self>, reason: Term) {
+        let node = &self.node;
         // Out of the table first: from here on, no sender finds the process, and
-        // anyone told of its exit (even by a bounce below) sees it gone.
+        // anyone told of its exit (even by a bounce) sees it gone.
         node.remove_proc(&self.pid);
         let (rest, name) = {
             let mut inbox = lock(&self.inbox);
@@ -333,20 +385,16 @@ impl Proc {
         if let Some(name) = name {
             node.unregister_if(&name, &self.pid);
         }
-        let (ext, spare, mailbox) = {
+        let (ext, mailbox) = {
             let mut local = lock(&self.local);
             local.pending_exit = None;
-            (
-                local.ext.take(),
-                std::mem::take(&mut local.spare),
-                std::mem::take(&mut local.mailbox),
-            )
+            (local.ext.take(), std::mem::take(&mut local.mailbox))
         };
         drop(mailbox);
         let mut ext = ext.map(|b| *b).unwrap_or_default();
         // Signals that arrived before the process died still take effect: a link or a
         // monitor that came in is answered with the real exit reason.
-        for sig in spare.into_iter().chain(rest) {
+        for sig in rest {
             if let Sig::Ctl(c) = sig {
                 match *c {
                     Ctl::Link(from) => {
@@ -399,6 +447,42 @@ impl Proc {
             node.send_ctl_dest(&m.target, Ctl::Demonitor { reference }, me);
         }
     }
+
+    /// The task was dropped without the process finishing (the runtime shut down):
+    /// take it out of the table and the registry, without signals.
+    fn abandon(&self) {
+        self.node.remove_proc(&self.pid);
+        let name = {
+            let mut inbox = lock(&self.inbox);
+            if inbox.dead.is_none() {
+                inbox.dead = Some(Box::new(reason::killed()));
+            }
+            inbox.waker = None;
+            inbox.name.take()
+        };
+        if let Some(name) = name {
+            self.node.unregister_if(&name, &self.pid);
+        }
+    }
+}
+
+/// Makes sure a control signal wakes the task: registers the waker, and wakes at once
+/// if one is already waiting.
+fn arm(proc: &Proc, waker: &Waker) {
+    let mut inbox = lock(&proc.inbox);
+    register(&mut inbox, waker);
+    drop(inbox);
+    if proc.ctl_pending.load(Ordering::Relaxed) != 0 {
+        waker.wake_by_ref();
+    }
+}
+
+#[inline]
+fn register(inbox: &mut Inbox, waker: &Waker) {
+    match &inbox.waker {
+        Some(w) if w.will_wake(waker) => {}
+        _ => inbox.waker = Some(waker.clone()),
+    }
 }
 
 /// The group leader of a process, if it is not the node's default.
@@ -419,87 +503,150 @@ pub(crate) fn exit_message(from: Pid, reason: Term) -> Term {
     Term::tuple(vec![Term::atom("EXIT"), Term::Pid(from), reason])
 }
 
-/// The body of a process's task: runs the process function, draining the signal queue
-/// before each poll, and ends the process with the right reason.
-pub(crate) async fn run<F, Fut>(proc: Arc<Proc>, node: Node, f: F)
+enum Stage<F, Fut> {
+    Start(Option<F>),
+    Running(Fut),
+    Done,
+}
+
+/// The future of a process's task: runs the process function, handling control
+/// signals before each poll, and ends the process with the right reason.
+///
+/// A process can be suspended at an await point (see [`crate::suspend`]): the task
+/// then waits for the gate before polling the process function again, while still
+/// handling control signals, so that an exit signal ends a suspended process.
+///
+/// The task's own future is two pointers, so that Tokio's task cell stays at its
+/// smallest size (128 bytes); the process function's state is in `state`.
+pub(crate) struct ProcessTask<F, Fut> {
+    proc: Arc<Proc>,
+    state: Box<TaskState<F, Fut>>,
+}
+
+struct TaskState<F, Fut> {
+    stage: Stage<F, Fut>,
+    suspended: Option<crate::suspend::Wait>,
+}
+
+impl<F, Fut> ProcessTask<F, Fut>
 where
     F: FnOnce(Ctx) -> Fut,
     Fut: Future,
     Fut::Output: IntoExitReason,
 {
-    let reason = {
-        let ctx = Ctx::new(proc.clone(), node.clone());
-        match catch_unwind(AssertUnwindSafe(move || f(ctx))) {
-            Err(p) => reason::from_panic(p),
-            Ok(user) => {
-                let mut user = pin!(user);
-                // The first poll runs the start of the process function before any
-                // signal is handled, so a process that begins by setting `trap_exit`
-                // (or registering a name) does so before an exit signal can reach it.
-                let mut started = false;
-                // Set while the process is suspended (see `crate::suspend`): a send
-                // found its connection busy.
-                let mut suspended: Option<crate::suspend::Wait> = None;
-                poll_fn(|cx: &mut Context<'_>| {
-                    let first = !started;
-                    started = true;
-                    if !first {
-                        if let Some(r) = proc.poll_signals(&node, cx.waker()) {
-                            return Poll::Ready(r);
-                        }
-                    }
-                    if let Some(w) = suspended.as_mut() {
-                        if w.as_mut().poll(cx).is_pending() {
-                            return Poll::Pending;
-                        }
-                        suspended = None;
-                    }
-                    crate::suspend::enter();
-                    let polled = catch_unwind(AssertUnwindSafe(|| user.as_mut().poll(cx)));
-                    let gate = crate::suspend::leave();
-                    match polled {
-                        Ok(Poll::Pending) => match proc.take_pending_exit() {
-                            Some(r) => Poll::Ready(r),
-                            None => {
-                                if first && !proc.register_if_empty(cx.waker()) {
-                                    cx.waker().wake_by_ref();
-                                }
-                                if let Some(mut w) = gate {
-                                    if w.as_mut().poll(cx).is_pending() {
-                                        suspended = Some(w);
-                                    }
-                                }
-                                Poll::Pending
-                            }
-                        },
-                        Ok(Poll::Ready(out)) => Poll::Ready(
-                            proc.take_pending_exit()
-                                .unwrap_or_else(|| out.into_exit_reason()),
-                        ),
-                        Err(p) => Poll::Ready(reason::from_panic(p)),
-                    }
-                })
-                .await
-            }
+    pub(crate) fn new(proc: Arc<Proc>, f: F) -> Self {
+        ProcessTask {
+            proc,
+            state: Box::new(TaskState {
+                stage: Stage::Start(Some(f)),
+                suspended: None,
+            }),
         }
-    };
-    proc.finish(&node, reason);
+    }
 }
 
-impl Proc {
-    /// Before each poll of the process future: handle waiting signals. Returns the exit
-    /// reason if one of them ends the process.
-    #[inline]
-    fn poll_signals(&self, node: &Node, waker: &Waker) -> Option<Term> {
-        if self.register_if_empty(waker) {
-            return None;
-        }
-        let mut local = lock(&self.local);
-        self.drain(&mut local, node, Some(waker));
-        local.pending_exit.take().map(|b| *b)
-    }
+impl<F, Fut> Future for ProcessTask<F, Fut>
+where
+    F: FnOnce(Ctx) -> Fut,
+    Fut: Future,
+    Fut::Output: IntoExitReason,
+{
+    type Output = ();
 
-    fn take_pending_exit(&self) -> Option<Term> {
-        lock(&self.local).pending_exit.take().map(|b| *b)
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        let proc = &this.proc;
+        let this = &mut *this.state;
+        let mut just_started = false;
+        let reason = loop {
+            match &mut this.stage {
+                Stage::Start(f) => {
+                    // The first poll runs the start of the process function before any
+                    // signal is handled, so a process that begins by setting
+                    // `trap_exit` (or registering a name) does so before an exit
+                    // signal can reach it.
+                    let f = f.take().expect("started once");
+                    let ctx = Ctx::new(proc.clone());
+                    match catch_unwind(AssertUnwindSafe(move || f(ctx))) {
+                        Ok(fut) => {
+                            this.stage = Stage::Running(fut);
+                            just_started = true;
+                        }
+                        Err(p) => break reason::from_panic(p),
+                    }
+                }
+                Stage::Running(fut) => {
+                    if !just_started && proc.ctl_pending.load(Ordering::Relaxed) != 0 {
+                        let mut local = lock(&proc.local);
+                        proc.drain(&mut local, None);
+                        if let Some(r) = local.pending_exit.take() {
+                            break *r;
+                        }
+                    }
+                    if let Some(gate) = &mut this.suspended {
+                        if gate.as_mut().poll(cx).is_pending() {
+                            arm(proc, cx.waker());
+                            return Poll::Pending;
+                        }
+                        this.suspended = None;
+                    }
+                    proc.parked.store(false, Ordering::Relaxed);
+                    // SAFETY: the process future lives in the heap allocation of
+                    // `state`, which is never moved out of: it is only dropped in
+                    // place, by assigning `Stage::Done` (or by dropping the box).
+                    let fut = unsafe { Pin::new_unchecked(fut) };
+                    crate::suspend::enter();
+                    let polled = catch_unwind(AssertUnwindSafe(|| fut.poll(cx)));
+                    let gate = crate::suspend::leave();
+                    match polled {
+                        Ok(Poll::Pending) => {
+                            if proc.exiting.load(Ordering::Acquire) {
+                                if let Some(r) = lock(&proc.local).pending_exit.take() {
+                                    break *r;
+                                }
+                            }
+                            if let Some(mut gate) = gate {
+                                if gate.as_mut().poll(cx).is_pending() {
+                                    this.suspended = Some(gate);
+                                    arm(proc, cx.waker());
+                                    return Poll::Pending;
+                                }
+                            }
+                            if !proc.parked.load(Ordering::Relaxed) {
+                                // Not waiting in a receive: make sure a signal wakes
+                                // the task, and handle one that came meanwhile.
+                                arm(proc, cx.waker());
+                            }
+                            return Poll::Pending;
+                        }
+                        Ok(Poll::Ready(out)) => {
+                            let pending = if proc.exiting.load(Ordering::Acquire) {
+                                lock(&proc.local).pending_exit.take()
+                            } else {
+                                None
+                            };
+                            break match pending {
+                                Some(r) => *r,
+                                None => out.into_exit_reason(),
+                            };
+                        }
+                        Err(p) => break reason::from_panic(p),
+                    }
+                }
+                Stage::Done => return Poll::Ready(()),
+            }
+        };
+        // Drop the process future (in place) before the exit signals go out.
+        this.stage = Stage::Done;
+        proc.finish(reason);
+        Poll::Ready(())
+    }
+}
+
+impl<F, Fut> Drop for ProcessTask<F, Fut> {
+    fn drop(&mut self) {
+        if !matches!(self.state.stage, Stage::Done) {
+            self.proc.abandon();
+        }
     }
 }

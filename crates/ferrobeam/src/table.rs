@@ -6,7 +6,8 @@
 use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash, Hasher};
-use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// A fast, non-cryptographic hasher (the multiply-rotate scheme of rustc's FxHasher).
 /// Keys here are process numbers, reference words and atoms created by this node, so
@@ -130,17 +131,6 @@ impl<K: Hash + Eq, V> ShardedMap<K, V> {
         }
     }
 
-    /// A clone of the value under `key`.
-    #[inline]
-    pub(crate) fn get_cloned<Q>(&self, key: &Q) -> Option<V>
-    where
-        K: Borrow<Q>,
-        Q: Hash + Eq + ?Sized,
-        V: Clone,
-    {
-        self.read(key).get(key).cloned()
-    }
-
     /// Inserts, returning the previous value.
     pub(crate) fn insert(&self, key: K, value: V) -> Option<V> {
         self.write(&key).insert(key, value)
@@ -169,9 +159,246 @@ impl<K: Hash + Eq, V> ShardedMap<K, V> {
     }
 }
 
+/// Bits of the slot index per segment of the process table.
+const SEG_BITS: u32 = 14;
+const SEG: usize = 1 << SEG_BITS;
+/// Most processes a node can hold at once (like BEAM's `+P`), and the bound of a pid's
+/// `ID` field for local pids.
+pub(crate) const MAX_PROCESSES: u32 = 1 << 26;
+const FREE_SHARDS: usize = 16;
+/// Fresh slot indices are taken from the shared counter this many at a time.
+const BLOCK: u32 = 64;
+
+/// A segment of the process table.
+type Segment<T> = Box<[Mutex<SlotInner<T>>]>;
+
+struct SlotInner<T> {
+    serial: u32,
+    value: Option<Arc<T>>,
+}
+
+#[repr(align(64))]
+struct FreeShard(Mutex<FreeList>);
+
+#[derive(Default)]
+struct FreeList {
+    free: Vec<u32>,
+    live: isize,
+}
+
+thread_local! {
+    static THREAD_SHARD: std::cell::Cell<usize> = const { std::cell::Cell::new(usize::MAX) };
+}
+static NEXT_THREAD_SHARD: AtomicU32 = AtomicU32::new(0);
+
+fn thread_shard() -> usize {
+    THREAD_SHARD.with(|c| {
+        let v = c.get();
+        if v != usize::MAX {
+            return v;
+        }
+        let v = NEXT_THREAD_SHARD.fetch_add(1, Ordering::Relaxed) as usize % FREE_SHARDS;
+        c.set(v);
+        v
+    })
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
+}
+
+/// The process table: a slab indexed by the pid's `ID` field, as BEAM's. A slot is
+/// reused after its process exits, with the pid's `Serial` incremented, so that a stale
+/// pid never finds the new process. Lookups take one uncontended slot lock and no
+/// hashing; the segments are allocated as the table grows and never move.
+pub(crate) struct ProcTable<T> {
+    dir: Box<[OnceLock<Segment<T>>]>,
+    next: AtomicU32,
+    shards: Box<[FreeShard]>,
+}
+
+impl<T> ProcTable<T> {
+    pub(crate) fn new() -> Self {
+        ProcTable {
+            dir: (0..(MAX_PROCESSES as usize / SEG))
+                .map(|_| OnceLock::new())
+                .collect(),
+            // Index 0 is the node's system pid, never a process.
+            next: AtomicU32::new(1),
+            shards: (0..FREE_SHARDS)
+                .map(|_| FreeShard(Mutex::new(FreeList::default())))
+                .collect(),
+        }
+    }
+
+    fn slot(&self, index: u32) -> Option<&Mutex<SlotInner<T>>> {
+        let seg = self.dir.get((index >> SEG_BITS) as usize)?.get()?;
+        seg.get(index as usize & (SEG - 1))
+    }
+
+    fn slot_or_init(&self, index: u32) -> &Mutex<SlotInner<T>> {
+        let seg = self.dir[(index >> SEG_BITS) as usize].get_or_init(|| {
+            (0..SEG)
+                .map(|_| {
+                    Mutex::new(SlotInner {
+                        serial: 0,
+                        value: None,
+                    })
+                })
+                .collect()
+        });
+        &seg[index as usize & (SEG - 1)]
+    }
+
+    /// Reserves a free slot: its index and the serial the new pid gets. `None` when
+    /// the table is full.
+    pub(crate) fn alloc(&self) -> Option<(u32, u32)> {
+        let home = thread_shard();
+        let index = {
+            let mut fl = lock(&self.shards[home].0);
+            match fl.free.pop() {
+                Some(i) => {
+                    fl.live += 1;
+                    i
+                }
+                None => {
+                    drop(fl);
+                    let stolen = self.steal(home);
+                    let mut fl = lock(&self.shards[home].0);
+                    fl.live += 1;
+                    match stolen {
+                        Some(i) => i,
+                        None => {
+                            let base = self.next.fetch_add(BLOCK, Ordering::Relaxed);
+                            if base.checked_add(BLOCK).is_none_or(|e| e > MAX_PROCESSES) {
+                                fl.live -= 1;
+                                return None;
+                            }
+                            fl.free.extend((base + 1..base + BLOCK).rev());
+                            base
+                        }
+                    }
+                }
+            }
+        };
+        let serial = lock(self.slot_or_init(index)).serial;
+        Some((index, serial))
+    }
+
+    /// Takes half of another shard's free slots, so freed slots are reused before the
+    /// table grows.
+    fn steal(&self, home: usize) -> Option<u32> {
+        for k in 1..FREE_SHARDS {
+            let other = (home + k) % FREE_SHARDS;
+            let mut taken = {
+                let Ok(mut fl) = self.shards[other].0.try_lock() else {
+                    continue;
+                };
+                if fl.free.is_empty() {
+                    continue;
+                }
+                let keep = fl.free.len() / 2;
+                fl.free.split_off(keep)
+            };
+            let first = taken.pop();
+            if !taken.is_empty() {
+                lock(&self.shards[home].0).free.extend(taken);
+            }
+            if first.is_some() {
+                return first;
+            }
+        }
+        None
+    }
+
+    /// Puts a value in a slot reserved by [`ProcTable::alloc`].
+    pub(crate) fn insert(&self, index: u32, value: Arc<T>) {
+        lock(self.slot_or_init(index)).value = Some(value);
+    }
+
+    /// Calls `f` on the value of the pid `(index, serial)` under its slot lock.
+    #[inline]
+    pub(crate) fn with<R>(
+        &self,
+        index: u32,
+        serial: u32,
+        f: impl FnOnce(&Arc<T>) -> R,
+    ) -> Option<R> {
+        let slot = lock(self.slot(index)?);
+        if slot.serial != serial {
+            return None;
+        }
+        slot.value.as_ref().map(f)
+    }
+
+    /// A clone of the value of the pid `(index, serial)`.
+    pub(crate) fn get(&self, index: u32, serial: u32) -> Option<Arc<T>> {
+        self.with(index, serial, Arc::clone)
+    }
+
+    /// Removes the value of the pid `(index, serial)` and frees the slot.
+    pub(crate) fn remove(&self, index: u32, serial: u32) -> Option<Arc<T>> {
+        let value = {
+            let mut slot = lock(self.slot(index)?);
+            if slot.serial != serial || slot.value.is_none() {
+                return None;
+            }
+            slot.serial = slot.serial.wrapping_add(1);
+            slot.value.take()
+        };
+        let mut fl = lock(&self.shards[thread_shard()].0);
+        fl.free.push(index);
+        fl.live -= 1;
+        value
+    }
+
+    /// The number of values.
+    pub(crate) fn len(&self) -> usize {
+        let n: isize = self.shards.iter().map(|s| lock(&s.0).live).sum();
+        n.max(0) as usize
+    }
+
+    /// Calls `f` on every value (not a consistent snapshot).
+    pub(crate) fn for_each(&self, mut f: impl FnMut(&Arc<T>)) {
+        let end = self.next.load(Ordering::Relaxed).min(MAX_PROCESSES);
+        for index in 1..end {
+            if let Some(slot) = self.slot(index) {
+                if let Some(v) = &lock(slot).value {
+                    f(v);
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn proc_table_reuses_slots_with_new_serials() {
+        let t: ProcTable<u32> = ProcTable::new();
+        let (i, s) = t.alloc().unwrap();
+        t.insert(i, Arc::new(7));
+        assert_eq!(t.len(), 1);
+        assert_eq!(t.with(i, s, |v| **v), Some(7));
+        assert_eq!(t.with(i, s + 1, |v| **v), None);
+        assert_eq!(t.remove(i, s).map(|v| *v), Some(7));
+        assert_eq!(t.remove(i, s), None);
+        assert_eq!(t.len(), 0);
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..10_000 {
+            let (i2, s2) = t.alloc().unwrap();
+            t.insert(i2, Arc::new(1));
+            assert!(seen.insert((i2, s2)), "pid reused");
+            t.remove(i2, s2);
+        }
+        // Churn does not grow the table.
+        assert!(t.next.load(Ordering::Relaxed) <= 1 + 2 * BLOCK * FREE_SHARDS as u32);
+    }
 
     #[test]
     fn insert_get_remove() {
@@ -179,9 +406,9 @@ mod tests {
         for i in 0..1000u64 {
             assert!(m.insert(i, i as u32).is_none());
         }
-        assert_eq!(m.get_cloned(&500), Some(500));
+        assert_eq!(m.read(&500).get(&500), Some(&500));
         assert_eq!(m.remove(&500), Some(500));
-        assert!(m.get_cloned(&500).is_none());
+        assert!(m.read(&500).get(&500).is_none());
         let mut n = 0;
         m.for_each(|_, _| n += 1);
         assert_eq!(n, 999);

@@ -267,7 +267,7 @@ pub fn async_mfa(
 ) -> Result<Task<Term>, crate::SpawnError> {
     let (m, f) = (module.into(), function.into());
     let arity = args.len();
-    let (fun, args) = ctx.node.lookup_fn(m.clone(), f.clone(), args)?;
+    let (fun, args) = ctx.node().lookup_fn(m.clone(), f.clone(), args)?;
     let pid = ctx.spawn_link(move |c| task_body(c, move |c| fun(c, args)));
     Ok(attach(ctx, pid, mfa_term(&m, &f, arity)))
 }

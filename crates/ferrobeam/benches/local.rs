@@ -1,0 +1,251 @@
+//! Local runtime benchmarks, the twin of `scripts/bench-local.erl` (same workloads,
+//! same sizes, two scheduler threads):
+//!
+//! * `spawn`: spawns 1M idle processes (each waits in `receive`) from a process, and
+//!   times it until every one has started; reports µs per process and the memory per
+//!   idle process (growth of resident memory, and heap bytes counted by the allocator).
+//! * `pingpong`: round trips between two processes (`{ping, From}` answered `pong`).
+//! * `oneway`: one process sends `{seq, I}` messages to another, which counts them; the
+//!   time runs until it has the last one (also with 2 senders).
+//!
+//! `cargo bench -p ferrobeam --bench local -- [spawn|pingpong|oneway|all] [--count N]
+//! [--reps R]`. Prints one `name value unit` line per figure (the best of the
+//! repetitions for time, the median for memory).
+
+use ferrobeam::{Atom, Ctx, Node, Pid, Term};
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Counts live heap bytes.
+struct Counting;
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        LIVE.fetch_add(l.size(), Ordering::Relaxed);
+        // SAFETY: forwarding to the system allocator with the caller's layout.
+        unsafe { System.alloc(l) }
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        LIVE.fetch_sub(l.size(), Ordering::Relaxed);
+        // SAFETY: `p` was allocated by `alloc` above with this layout.
+        unsafe { System.dealloc(p, l) }
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
+        LIVE.fetch_add(new, Ordering::Relaxed);
+        LIVE.fetch_sub(l.size(), Ordering::Relaxed);
+        // SAFETY: forwarding to the system allocator.
+        unsafe { System.realloc(p, l, new) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn rss() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    pages * 4096
+}
+
+struct SpawnResult {
+    us_per_spawn: f64,
+    rss_per_proc: f64,
+    heap_per_proc: f64,
+}
+
+async fn spawn_idle(node: &Node, count: u64) -> SpawnResult {
+    let started = Arc::new(AtomicU64::new(0));
+    // The pids are kept to stop the processes afterwards; their vector is allocated
+    // and written before the measurement, so its memory is not counted.
+    let mut pids = vec![Pid::new("x@y", 0, 0, 0); count as usize];
+    let rss0 = rss();
+    let heap0 = LIVE.load(Ordering::Relaxed);
+    let st = started.clone();
+    let (secs, pids) = node
+        .run(move |ctx| async move {
+            let t0 = Instant::now();
+            for p in pids.iter_mut() {
+                let st = st.clone();
+                *p = ctx.spawn(move |ctx: Ctx| async move {
+                    st.fetch_add(1, Ordering::Relaxed);
+                    ctx.receive().await;
+                });
+            }
+            while st.load(Ordering::Relaxed) < count {
+                tokio::task::yield_now().await;
+            }
+            (t0.elapsed().as_secs_f64(), pids)
+        })
+        .await
+        .unwrap();
+    let rss1 = rss();
+    let heap1 = LIVE.load(Ordering::Relaxed);
+    for p in &pids {
+        let _ = node.send(p, Term::atom("stop"));
+    }
+    drop(pids);
+    while node.process_count() > 0 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    SpawnResult {
+        us_per_spawn: secs * 1e6 / count as f64,
+        rss_per_proc: rss1.saturating_sub(rss0) as f64 / count as f64,
+        heap_per_proc: heap1.saturating_sub(heap0) as f64 / count as f64,
+    }
+}
+
+async fn pingpong(node: &Node, count: u64) -> f64 {
+    let pong = node.spawn(|ctx: Ctx| async move {
+        let pong = Term::atom("pong");
+        loop {
+            match ctx.receive().await {
+                Term::Tuple(t) if t.len() == 2 => {
+                    if let Term::Pid(from) = &t[1] {
+                        let _ = ctx.send(from, pong.clone());
+                    }
+                }
+                _ => return,
+            }
+        }
+    });
+    node.run(move |ctx| async move {
+        let ping = Atom::new("ping");
+        let me = Term::Pid(ctx.self_pid().clone());
+        let t0 = Instant::now();
+        for _ in 0..count {
+            let _ = ctx.send(
+                &pong,
+                Term::Tuple(vec![Term::Atom(ping.clone()), me.clone()]),
+            );
+            ctx.receive().await;
+        }
+        let secs = t0.elapsed().as_secs_f64();
+        let _ = ctx.send(&pong, Term::atom("stop"));
+        secs * 1e9 / count as f64
+    })
+    .await
+    .unwrap()
+}
+
+async fn oneway(node: &Node, senders: u64, count: u64) -> f64 {
+    let per = count / senders;
+    let total = per * senders;
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel::<Instant>();
+    let sink = node.spawn(move |ctx: Ctx| async move {
+        for _ in 0..total {
+            ctx.receive().await;
+        }
+        let _ = done_tx.send(Instant::now());
+    });
+    let mut pids = Vec::new();
+    for _ in 0..senders {
+        let sink = sink.clone();
+        pids.push(node.spawn(move |ctx: Ctx| async move {
+            ctx.receive().await;
+            let seq = Atom::new("seq");
+            for i in 0..per {
+                let _ = ctx.send(
+                    &sink,
+                    Term::Tuple(vec![Term::Atom(seq.clone()), Term::Int(i as i64)]),
+                );
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let t0 = Instant::now();
+    for p in &pids {
+        let _ = node.send(p, Term::atom("go"));
+    }
+    let t1 = done_rx.await.unwrap();
+    total as f64 / t1.duration_since(t0).as_secs_f64()
+}
+
+fn arg(args: &[String], name: &str) -> Option<u64> {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let what = args
+        .iter()
+        .find(|a| ["spawn", "pingpong", "oneway", "all"].contains(&a.as_str()))
+        .cloned()
+        .unwrap_or_else(|| "all".into());
+    let reps = arg(&args, "--reps").unwrap_or(5);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async move {
+        let node = Node::new();
+        if what == "spawn" || what == "all" {
+            let n = arg(&args, "--count").unwrap_or(1_000_000);
+            let mut t = vec![];
+            let mut rss = vec![];
+            let mut heap = vec![];
+            for _ in 0..reps {
+                let r = spawn_idle(&node, n).await;
+                t.push(r.us_per_spawn);
+                rss.push(r.rss_per_proc);
+                heap.push(r.heap_per_proc);
+            }
+            println!(
+                "spawn_us_per_process {:.3} us (best of {reps}, {n} processes)",
+                t.iter().cloned().fold(f64::MAX, f64::min)
+            );
+            println!("spawn_us_per_process_median {:.3} us", median(t));
+            // The first repetition grows the resident set; later ones reuse freed memory.
+            println!(
+                "rss_bytes_per_idle_process {:.0} bytes (first repetition)",
+                rss[0]
+            );
+            println!("heap_bytes_per_idle_process {:.0} bytes", median(heap));
+        }
+        if what == "pingpong" || what == "all" {
+            let n = arg(&args, "--count").unwrap_or(1_000_000);
+            let mut v = vec![];
+            for _ in 0..reps {
+                v.push(pingpong(&node, n).await);
+            }
+            println!(
+                "pingpong_ns_per_round_trip {:.1} ns (best of {reps}, {n} round trips)",
+                v.iter().cloned().fold(f64::MAX, f64::min)
+            );
+            println!("pingpong_ns_per_round_trip_median {:.1} ns", median(v));
+        }
+        if what == "oneway" || what == "all" {
+            let n = arg(&args, "--count").unwrap_or(10_000_000);
+            for senders in [1, 2] {
+                let mut v = vec![];
+                for _ in 0..reps {
+                    v.push(oneway(&node, senders, n).await);
+                }
+                println!(
+                    "oneway_msgs_per_s_{senders}_sender {:.0} msg/s (best of {reps}, {n} messages)",
+                    v.iter().cloned().fold(0.0, f64::max)
+                );
+                println!(
+                    "oneway_msgs_per_s_{senders}_sender_median {:.0} msg/s",
+                    median(v)
+                );
+            }
+        }
+    });
+}
