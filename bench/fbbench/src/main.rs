@@ -7,17 +7,20 @@
 //! fbbench drive  sname=a cookie=c epmd_port=P peer=b@host workload=oneway kind=small count=N
 //! fbbench local  workload=pingpong count=N            # one-node workloads
 //! fbbench raw-server port=P                           # the raw TCP floor, server side
-//! fbbench raw-client port=P workload=raw_rtt count=N reps=R
+//! fbbench raw-client port=P workload=raw_rtt count=N
 //! ```
 //!
 //! Arguments are `key=value` pairs, the same ones the Erlang modules in `bench/erlang`
-//! take, so the harness passes identical arguments to both. `drive` and `local` print
+//! take, so the harness passes identical arguments to both. `drive`, `local` and
+//! `raw-client` print
 //! `READY`, then run one repetition for each `rep I` line read from standard input
 //! (the harness interleaves the repetitions of the pairings this way), printing
-//! `RESULT rep=I key=value ...` and `DONE I`, until `quit`; `raw-client` runs `reps`
-//! repetitions at once. Everything ends with `END` (or `ERROR why`).
-//! `runtime=current|multi` picks the Tokio runtime (default `multi`: one worker per
-//! core the process may run on, which is one under the harness's `taskset`).
+//! `RESULT rep=I key=value ...` and `DONE I`, until `quit`. Everything ends with `END`
+//! (or `ERROR why`).
+//! `runtime=current|multi|spin` picks the Tokio runtime (default `multi`: one worker per
+//! core the process may run on, which is one under the harness's `taskset`; `spin` is
+//! an experiment recorded in BENCHMARKS.md: workers busy-wait `spin_us` before
+//! parking, as BEAM schedulers do).
 
 mod drive;
 mod local;
@@ -86,6 +89,20 @@ fn runtime(args: &Args) -> std::io::Result<tokio::runtime::Runtime> {
         "current" => tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build(),
+        "spin" => {
+            // Experiment: busy-wait before a worker parks, as BEAM schedulers do
+            // (`+sbwt`), so that an idle core does not halt between messages.
+            let us = args.int("spin_us", 50).unwrap_or(50);
+            tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .on_thread_park(move || {
+                    let t = std::time::Instant::now();
+                    while t.elapsed().as_micros() < us as u128 {
+                        std::hint::spin_loop();
+                    }
+                })
+                .build()
+        }
         _ => tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build(),

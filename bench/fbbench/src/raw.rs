@@ -8,8 +8,10 @@
 //!   distribution writer sends large binaries); the receiver parses every frame and
 //!   acknowledges the last.
 //!
-//! Each repetition starts with a header on the one connection: a mode byte (`R` or
-//! `F`) and the count (u64, big-endian).
+//! The client runs a repetition per `rep I` line of standard input, each starting with
+//! a header on the one connection: a mode byte (`R` or `F`) and the count (u64,
+//! big-endian). The harness interleaves them with the repetitions of the two-node
+//! workload the floor is shown beside, so that both see the same machine.
 
 use crate::stats::{payload, pcts, result, V};
 use crate::Args;
@@ -20,6 +22,8 @@ use tokio::net::{TcpListener, TcpStream};
 
 const RTT_BYTES: usize = 32;
 const WRITE_BUF: usize = 64 * 1024;
+/// The receiver's buffer (64 KiB to 1 MiB make no difference here).
+const READ_BUF: usize = 256 * 1024;
 /// Frames of this size and more are written from their own memory (vectored).
 const LARGE: usize = 8 * 1024;
 /// Bytes of large frames per vectored write.
@@ -47,7 +51,7 @@ pub async fn server(args: &Args) -> Result<(), String> {
 
 async fn serve(mut s: TcpStream) -> std::io::Result<()> {
     s.set_nodelay(true)?;
-    let mut buf = vec![0u8; 1 << 20];
+    let mut buf = vec![0u8; READ_BUF];
     loop {
         let mut hdr = [0u8; 9];
         if s.read_exact(&mut hdr).await.is_err() {
@@ -128,85 +132,102 @@ async fn write_all_vectored(s: &mut TcpStream, bufs: &mut [IoSlice<'_>]) -> std:
     Ok(())
 }
 
-/// `fbbench raw-client port=P workload=raw_rtt|raw_oneway ...`.
+/// `fbbench raw-client port=P workload=raw_rtt|raw_oneway ...`: connects, prints
+/// `READY`, then runs a repetition per `rep I` line of standard input.
 pub async fn client(args: &Args) -> Result<(), String> {
     let port = args.int("port", 0)? as u16;
-    let reps = args.int("reps", 6)?;
     let count = args.int("count", 10_000)?;
-    let workload = args.str("workload")?;
+    let rtt = args.str("workload")? == "raw_rtt";
     let size = args.int("size", 40)? as usize;
     let mut s = TcpStream::connect(("127.0.0.1", port)).await.map_err(io)?;
     s.set_nodelay(true).map_err(io)?;
-    for rep in 0..reps {
-        let mut hdr = [0u8; 9];
-        hdr[0] = if workload == "raw_rtt" { b'R' } else { b'F' };
-        hdr[1..].copy_from_slice(&count.to_be_bytes());
-        s.write_all(&hdr).await.map_err(io)?;
-        if workload == "raw_rtt" {
-            let mut m = [7u8; RTT_BYTES];
-            let mut lats = Vec::with_capacity(count as usize);
-            let t0 = Instant::now();
-            for _ in 0..count {
-                let t = Instant::now();
-                s.write_all(&m).await.map_err(io)?;
-                s.read_exact(&mut m).await.map_err(io)?;
-                lats.push(t.elapsed().as_nanos() as u64);
-            }
-            let mean = t0.elapsed().as_secs_f64() * 1e6 / count as f64;
-            let (p50, p99, max) = pcts(&mut lats);
-            result(
-                rep,
-                &[
-                    ("mean_us", V::F(mean)),
-                    ("p50_us", V::F(p50)),
-                    ("p99_us", V::F(p99)),
-                    ("max_us", V::F(max)),
-                ],
-            );
+    println!("READY");
+    crate::serve(async |rep| {
+        if rtt {
+            round_trips(&mut s, count, rep).await
         } else {
-            let body = payload(size);
-            let len = (size as u32).to_be_bytes();
-            let mut out: Vec<u8> = Vec::with_capacity(WRITE_BUF + size + 4);
-            let t0 = Instant::now();
-            if size >= LARGE {
-                // Up to VECTORED_BYTES of frames per vectored write, payloads not copied.
-                let per = (VECTORED_BYTES / size).clamp(1, 512) as u64;
-                let mut left = count;
-                while left > 0 {
-                    let n = left.min(per);
-                    let mut bufs = Vec::with_capacity(2 * n as usize);
-                    for _ in 0..n {
-                        bufs.push(IoSlice::new(&len));
-                        bufs.push(IoSlice::new(&body));
-                    }
-                    write_all_vectored(&mut s, &mut bufs).await.map_err(io)?;
-                    left -= n;
-                }
-            } else {
-                for _ in 0..count {
-                    out.extend_from_slice(&len);
-                    out.extend_from_slice(&body);
-                    if out.len() >= WRITE_BUF {
-                        s.write_all(&out).await.map_err(io)?;
-                        out.clear();
-                    }
-                }
-                if !out.is_empty() {
-                    s.write_all(&out).await.map_err(io)?;
-                }
+            frames(&mut s, size, count, rep).await
+        }
+        .map_err(io)
+    })
+    .await
+}
+
+fn header(mode: u8, count: u64) -> [u8; 9] {
+    let mut hdr = [0u8; 9];
+    hdr[0] = mode;
+    hdr[1..].copy_from_slice(&count.to_be_bytes());
+    hdr
+}
+
+async fn round_trips(s: &mut TcpStream, count: u64, rep: u64) -> std::io::Result<()> {
+    s.write_all(&header(b'R', count)).await?;
+    let mut m = [7u8; RTT_BYTES];
+    let mut lats = Vec::with_capacity(count as usize);
+    let t0 = Instant::now();
+    for _ in 0..count {
+        let t = Instant::now();
+        s.write_all(&m).await?;
+        s.read_exact(&mut m).await?;
+        lats.push(t.elapsed().as_nanos() as u64);
+    }
+    let mean = t0.elapsed().as_secs_f64() * 1e6 / count as f64;
+    let (p50, p99, max) = pcts(&mut lats);
+    result(
+        rep,
+        &[
+            ("p50_us", V::F(p50)),
+            ("mean_us", V::F(mean)),
+            ("p99_us", V::F(p99)),
+            ("max_us", V::F(max)),
+        ],
+    );
+    Ok(())
+}
+
+async fn frames(s: &mut TcpStream, size: usize, count: u64, rep: u64) -> std::io::Result<()> {
+    s.write_all(&header(b'F', count)).await?;
+    let body = payload(size);
+    let len = (size as u32).to_be_bytes();
+    let t0 = Instant::now();
+    if size >= LARGE {
+        // Up to VECTORED_BYTES of frames per vectored write, payloads not copied.
+        let per = (VECTORED_BYTES / size).clamp(1, 512) as u64;
+        let mut left = count;
+        while left > 0 {
+            let n = left.min(per);
+            let mut bufs = Vec::with_capacity(2 * n as usize);
+            for _ in 0..n {
+                bufs.push(IoSlice::new(&len));
+                bufs.push(IoSlice::new(&body));
             }
-            let mut ack = [0u8; 1];
-            s.read_exact(&mut ack).await.map_err(io)?;
-            let secs = t0.elapsed().as_secs_f64();
-            result(
-                rep,
-                &[
-                    ("msgs_s", V::F(count as f64 / secs)),
-                    ("mb_s", V::F((count as usize * size) as f64 / secs / 1e6)),
-                    ("secs", V::F(secs)),
-                ],
-            );
+            write_all_vectored(s, &mut bufs).await?;
+            left -= n;
+        }
+    } else {
+        let mut out: Vec<u8> = Vec::with_capacity(WRITE_BUF + size + 4);
+        for _ in 0..count {
+            out.extend_from_slice(&len);
+            out.extend_from_slice(&body);
+            if out.len() >= WRITE_BUF {
+                s.write_all(&out).await?;
+                out.clear();
+            }
+        }
+        if !out.is_empty() {
+            s.write_all(&out).await?;
         }
     }
+    let mut ack = [0u8; 1];
+    s.read_exact(&mut ack).await?;
+    let secs = t0.elapsed().as_secs_f64();
+    result(
+        rep,
+        &[
+            ("msgs_s", V::F(count as f64 / secs)),
+            ("mb_s", V::F((count as usize * size) as f64 / secs / 1e6)),
+            ("secs", V::F(secs)),
+        ],
+    );
     Ok(())
 }
