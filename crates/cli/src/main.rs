@@ -28,6 +28,9 @@ enum Command {
     Ping(node_cmd::PingArgs),
     /// Start a node with an interactive shell (commands from a terminal or a pipe).
     Shell(node_cmd::ShellArgs),
+    /// Seed 000's chat: `chat server` or `chat client`.
+    #[command(subcommand)]
+    Chat(ferrobeam_chat::cli::ChatCommand),
 }
 
 fn init_logging() {
@@ -48,6 +51,7 @@ fn main() -> ExitCode {
         Command::Names(args) => epmd_cmd::run_names(args),
         Command::Ping(args) => node_cmd::run_ping(args),
         Command::Shell(args) => node_cmd::run_shell(args),
+        Command::Chat(cmd) => ferrobeam_chat::cli::run(cmd),
     };
     match result {
         Ok(code) => code,
