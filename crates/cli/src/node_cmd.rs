@@ -4,17 +4,24 @@
 //!
 //! `ferrobeam shell --sname dale --cookie c` starts a node and gives a prompt
 //! (`dale@host> `) whose commands act as one process of that node: it can register
-//! itself, send, receive and flush its messages, connect, ping and list nodes. Terms are
-//! written and printed in Erlang syntax; pids of other nodes print as `<N.Id.Serial>`
-//! with `N` a number the shell gives each node (0 is the shell's own), and can be typed
-//! back the same way. Commands are read from a terminal (with line editing) or from a
-//! pipe, so that scripts and tests can drive the shell.
+//! itself, send, receive and flush its messages, connect, ping and list nodes, link,
+//! monitor and send exit signals, spawn processes on other nodes, and call and cast to
+//! GenServers. Terms are written and printed in Erlang syntax; pids of other nodes print
+//! as `<N.Id.Serial>` with `N` a number the shell gives each node (0 is the shell's
+//! own), and can be typed back the same way. Commands are read from a terminal (with
+//! line editing) or from a pipe, so that scripts and tests can drive the shell.
+//!
+//! The shell's node has a few demo functions registered, so that other nodes (ferrobeam
+//! shells, `erl`, `iex`) can spawn them and see their output come back through the
+//! group leader: `demo:hello()`, `demo:print(Text)`, `demo:echo(To, Msg)`, `demo:wait()`
+//! (exits with the first message it gets), `demo:add(A, B)` and `demo:sleep(Ms)`.
 
 use ferrobeam::dist::{
     self, DistConfig, DistNode, MonitorNodesOptions, NameKind, NodeKind, NodeName, NodeTypeFilter,
     Ping,
 };
-use ferrobeam::{Atom, Ctx, Dest, Pid, Term};
+use ferrobeam::gen_server::{self, ServerRef, Timeout};
+use ferrobeam::{io, Atom, Ctx, Dest, Pid, Ref, Term};
 use ferrobeam_term::TermMap;
 use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
@@ -130,6 +137,7 @@ pub fn run_shell(args: ShellArgs) -> Result<ExitCode, String> {
     let rt = runtime()?;
     let code = rt.block_on(async move {
         let node = dist::start(cfg).await.map_err(|e| e.to_string())?;
+        register_demo_functions(node.node());
         let (tx, rx) = mpsc::unbounded_channel::<String>();
         let (done_tx, done_rx) = std::sync::mpsc::channel::<bool>();
         let prompt = format!("{}> ", node.name());
@@ -191,6 +199,53 @@ fn read_lines(
     }
 }
 
+/// The demo functions other nodes can spawn here (see the module documentation).
+fn register_demo_functions(node: &ferrobeam::Node) {
+    node.register_fn("demo", "hello", |ctx: Ctx, _args: Vec<Term>| async move {
+        ctx.println(&format!("hello from {}", ctx.node().name()))
+            .await
+    });
+    node.register_fn("demo", "print", |ctx: Ctx, args: Vec<Term>| async move {
+        let text = match args.first() {
+            Some(t) => io::chardata(t, true).unwrap_or_else(|| t.to_string()),
+            None => String::new(),
+        };
+        ctx.println(&text).await
+    });
+    node.register_fn("demo", "echo", |ctx: Ctx, args: Vec<Term>| async move {
+        match args.as_slice() {
+            [to, msg] => {
+                let to = Dest::from_term(to).ok_or(Term::atom("badarg"))?;
+                ctx.send(to, msg.clone()).map_err(Term::from)?;
+                Ok(msg.clone())
+            }
+            _ => Err(Term::atom("badarg")),
+        }
+    });
+    node.register_fn("demo", "wait", |ctx: Ctx, _args: Vec<Term>| async move {
+        let m = ctx.receive().await;
+        Err::<(), Term>(m)
+    });
+    node.register_fn("demo", "add", |_ctx: Ctx, args: Vec<Term>| async move {
+        match args.as_slice() {
+            [Term::Int(a), Term::Int(b)] => a
+                .checked_add(*b)
+                .map(Term::from)
+                .ok_or(Term::atom("badarith")),
+            _ => Err(Term::atom("badarith")),
+        }
+    });
+    node.register_fn("demo", "sleep", |_ctx: Ctx, args: Vec<Term>| async move {
+        match args.as_slice() {
+            [Term::Int(ms)] if *ms >= 0 => {
+                tokio::time::sleep(Duration::from_millis(*ms as u64)).await;
+                Ok(Term::atom("ok"))
+            }
+            _ => Err(Term::atom("badarg")),
+        }
+    });
+}
+
 const HELP: &str = "\
 commands (arguments in Erlang term syntax):
   node                          this node's name
@@ -206,14 +261,24 @@ commands (arguments in Erlang term syntax):
   send DEST TERM                send TERM to DEST: a pid, a name, or {Name, Node}
   flush                         print and drop every message the shell holds
   receive [TIMEOUT_MS]          print the next message (or timeout)
-  monitor DEST                  monitor a process (a pid or {Name, Node})
+  monitor DEST                  monitor a process (a pid or {Name, Node}): a reference
+  demonitor REF                 remove a monitor (REF as monitor printed it)
+  link PID                      link the shell process to PID
+  unlink PID                    remove the link
+  trap_exit true|false          exit signals become {'EXIT', From, Reason} messages
+  exit PID REASON               send an exit signal (exit/2; kill cannot be trapped)
+  spawn NODE MOD FUN [ARGS]     start MOD:FUN(ARGS) on NODE (a registered function on a
+                                ferrobeam node, an Erlang function on a BEAM node); its
+                                output comes here (spawn_link, spawn_monitor likewise)
+  call DEST TERM [TIMEOUT_MS]   GenServer call (default timeout 5000)
+  cast DEST TERM                GenServer cast
   monitor_node NODE [true|false]
                                 get {nodedown, NODE} when the connection goes down
   monitor_nodes on|off [nodedown_reason] [visible|hidden|all]
                                 get nodeup/nodedown messages
   cookie [NEW]                  show or set the cookie
   help                          this text
-  quit                          leave the shell";
+  quit                          leave the shell (also exit with no arguments)";
 
 /// Numbers the nodes whose pids the shell prints, so that `<N.Id.Serial>` can be typed
 /// back.
@@ -396,10 +461,58 @@ fn split_dest(rest: &str, table: &NodeTable) -> Result<(Term, Term), String> {
     Err(last_err)
 }
 
+/// `NODE MOD FUN [ARGS]`.
+fn spawn_args(rest: &str, table: &NodeTable) -> Result<(Atom, Atom, Atom, Vec<Term>), String> {
+    let usage = || "usage: spawn NODE MOD FUN [ARGS]".to_string();
+    let mut parts = rest.splitn(4, char::is_whitespace);
+    let node = Atom::try_new(&node_arg(parts.next().ok_or_else(usage)?)?)
+        .ok_or_else(|| "the node name is too long".to_string())?;
+    let module = atom_arg(parts.next().ok_or_else(usage)?)?;
+    let function = atom_arg(parts.next().ok_or_else(usage)?)?;
+    let args = match parts.next().map(str::trim) {
+        None | Some("") => Vec::new(),
+        Some(a) => match parse_term(a, table)? {
+            Term::List(v) => v,
+            other => return Err(format!("{other}: the arguments are a list")),
+        },
+    };
+    Ok((node, module, function, args))
+}
+
+/// `DEST TERM [TIMEOUT_MS]`.
+fn call_args(rest: &str, table: &NodeTable) -> Result<(Term, Term, Option<Timeout>), String> {
+    match split_dest(rest, table) {
+        Ok((d, m)) => Ok((d, m, None)),
+        Err(e) => {
+            let rest = rest.trim_end();
+            let Some((head, last)) = rest.rsplit_once(char::is_whitespace) else {
+                return Err(e);
+            };
+            let Ok(ms) = last.parse::<u64>() else {
+                return Err(e);
+            };
+            let (d, m) = split_dest(head, table)?;
+            Ok((d, m, Some(Timeout::After(Duration::from_millis(ms)))))
+        }
+    }
+}
+
+/// A server to call: a pid, a local name, or `{Name, Node}`.
+fn server_ref(t: &Term) -> Result<ServerRef, String> {
+    match Dest::from_term(t) {
+        Some(Dest::Pid(p)) => Ok(ServerRef::Pid(p)),
+        Some(Dest::Name(n)) => Ok(ServerRef::Local(n)),
+        Some(Dest::Remote(n, node)) => Ok(ServerRef::Remote(n, node)),
+        _ => Err(format!("{t}: a server is a pid, a name or {{Name, Node}}")),
+    }
+}
+
 struct Shell {
     dist: DistNode,
     ctx: Ctx,
     table: NodeTable,
+    /// Monitors made with `monitor`, for `demonitor`.
+    monitors: Vec<Ref>,
 }
 
 impl Shell {
@@ -409,6 +522,7 @@ impl Shell {
             dist,
             ctx,
             table: NodeTable { nodes: vec![me] },
+            monitors: Vec::new(),
         }
     }
 
@@ -447,6 +561,13 @@ impl Shell {
         show(t, &mut self.table)
     }
 
+    fn pid_arg(&self, arg: &str) -> Result<Pid, String> {
+        match parse_term(arg, &self.table)? {
+            Term::Pid(p) => Ok(p),
+            other => Err(format!("{other}: not a pid")),
+        }
+    }
+
     /// Runs one command: `Ok(None)` to quit.
     async fn command(&mut self, line: &str) -> Result<Option<String>, String> {
         let (cmd, rest) = match line.split_once(char::is_whitespace) {
@@ -456,7 +577,8 @@ impl Shell {
         let out = match cmd {
             "" => String::new(),
             "help" | "h" => HELP.to_string(),
-            "quit" | "q" | "exit" => return Ok(None),
+            "quit" | "q" => return Ok(None),
+            "exit" if rest.is_empty() => return Ok(None),
             "node" => self.dist.name().to_string(),
             "self" => {
                 let me = Term::Pid(self.ctx.self_pid().clone());
@@ -540,7 +662,89 @@ impl Shell {
                     _ => return Err(format!("{target}: cannot be monitored")),
                 };
                 let r = self.ctx.monitor(d);
+                self.monitors.retain(|m| *m != r);
+                self.monitors.push(r.clone());
+                if self.monitors.len() > 10_000 {
+                    self.monitors.remove(0);
+                }
                 Term::from(r).to_string()
+            }
+            "demonitor" => {
+                let i = self
+                    .monitors
+                    .iter()
+                    .position(|r| Term::from(r.clone()).to_string() == rest)
+                    .ok_or_else(|| format!("{rest:?}: not a monitor made here"))?;
+                let r = self.monitors.remove(i);
+                self.ctx.demonitor(&r).to_string()
+            }
+            "link" => {
+                let pid = self.pid_arg(rest)?;
+                self.ctx
+                    .link(&pid)
+                    .map_err(|_| "noproc: no such process".to_string())?;
+                "true".into()
+            }
+            "unlink" => {
+                let pid = self.pid_arg(rest)?;
+                self.ctx.unlink(&pid);
+                "true".into()
+            }
+            "trap_exit" => {
+                let flag = match rest {
+                    "true" => true,
+                    "false" => false,
+                    _ => return Err("usage: trap_exit true|false".into()),
+                };
+                self.ctx.trap_exit(flag).to_string()
+            }
+            "exit" => {
+                let (pid, reason) = split_dest(rest, &self.table)
+                    .map_err(|_| "usage: exit PID REASON".to_string())?;
+                let Term::Pid(pid) = pid else {
+                    return Err(format!("{pid}: not a pid"));
+                };
+                self.ctx.exit(&pid, reason);
+                "true".into()
+            }
+            "spawn" | "spawn_link" | "spawn_monitor" => {
+                let (node, module, function, args) = spawn_args(rest, &self.table)?;
+                let opts = ferrobeam::SpawnOpts {
+                    link: cmd == "spawn_link",
+                    monitor: cmd == "spawn_monitor",
+                };
+                match self
+                    .ctx
+                    .spawn_request(node, module, function, args, opts)
+                    .await
+                {
+                    Ok((pid, Some(r))) => {
+                        self.monitors.push(r.clone());
+                        let p = Term::Pid(pid);
+                        format!("{{{},{}}}", self.show(&p), Term::from(r))
+                    }
+                    Ok((pid, None)) => self.show(&Term::Pid(pid)),
+                    Err(e) => return Err(format!("spawn failed: {}", self.show(&e))),
+                }
+            }
+            "call" => {
+                let (dest, req, timeout) = call_args(rest, &self.table)?;
+                let server = server_ref(&dest)?;
+                let r = match timeout {
+                    Some(t) => {
+                        gen_server::call_timeout::<Term, Term>(&self.ctx, server, req, t).await
+                    }
+                    None => gen_server::call::<Term, Term>(&self.ctx, server, req).await,
+                };
+                match r {
+                    Ok(reply) => self.show(&reply),
+                    Err(e) => return Err(format!("exit {}", self.show(&e.reason))),
+                }
+            }
+            "cast" => {
+                let (dest, msg) = split_dest(rest, &self.table)?;
+                gen_server::cast(self.ctx.node(), server_ref(&dest)?, msg);
+                "ok".into()
             }
             "monitor_node" => {
                 let mut words = rest.split_whitespace();
