@@ -217,7 +217,9 @@ impl ClusterBuilder {
         self
     }
 
-    fn empty(&self) -> Cluster {
+    /// The cluster's EPMD and cookie, with no node yet: add nodes with
+    /// [`Cluster::start_node`] and [`Cluster::spawn`].
+    pub fn build(&self) -> Cluster {
         Cluster {
             epmd: Epmd::start(),
             cookie: self.cookie.clone(),
@@ -230,7 +232,7 @@ impl ClusterBuilder {
 
     /// Starts the nodes in this process (short names, this host).
     pub async fn in_process(self) -> Cluster {
-        let mut cluster = self.empty();
+        let mut cluster = self.build();
         for name in &self.names {
             cluster.start_node(name).await;
         }
@@ -244,7 +246,7 @@ impl ClusterBuilder {
     /// [`NodeSpec`]. The harness adds `ERL_EPMD_PORT`, pipes for the standard streams
     /// and a process group of its own.
     pub fn os_processes(self, mut cmd: impl FnMut(&NodeSpec) -> Command) -> Cluster {
-        let mut cluster = self.empty();
+        let mut cluster = self.build();
         let full: Vec<String> = self.names.iter().map(|n| cluster.full_name(n)).collect();
         for (i, name) in self.names.iter().enumerate() {
             let peers = full
@@ -290,7 +292,7 @@ impl Cluster {
     /// A cluster with an EPMD and no node yet: add nodes with [`Cluster::start_node`]
     /// and [`Cluster::spawn`].
     pub fn new() -> Cluster {
-        Cluster::builder().empty()
+        Cluster::builder().build()
     }
 
     /// `n` connected nodes in this process, `node1@host` ... `nodeN@host`.
