@@ -68,13 +68,29 @@
 //! connects to the ones it does not know. BEAM nodes have no such process and drop the
 //! message. Hidden nodes (and hidden connections) take no part.
 //!
+//! # Links, monitors and remote spawn
+//!
+//! Links follow the link protocol of OTP 23.3+ (mandatory since OTP 26): `LINK`,
+//! `UNLINK_ID` and its `UNLINK_ID_ACK`, never the obsolete `UNLINK`; exit signals
+//! (`EXIT`, `EXIT2`, in their payload forms) and monitors (`MONITOR_P`, `DEMONITOR_P`,
+//! `MONITOR_P_EXIT`, by pid and by name) carry the real reasons, and a link or monitor
+//! of a missing process is answered at once with `noproc`. When a connection is lost,
+//! each side delivers `noconnection` to its own links and monitors.
+//!
+//! `SPAWN_REQUEST` from a peer starts a function registered on this node by
+//! `{Module, Function}` (or `erpc`'s `execute_call`/`execute_cast`, which apply one),
+//! with the requester's group leader, so that its output goes to the requester's node;
+//! an unknown function is refused with `badarg`. Local processes spawn on other nodes
+//! with [`Ctx::spawn_remote`](crate::Ctx::spawn_remote) and its variants. The node also
+//! runs `rex`, so that `rpc:call` from BEAM works, and answers `GROUP_LEADER`.
+//!
 //! # Flags
 //!
 //! See [`DEFAULT_FLAGS`]: everything the protocol layer implements, plus monitors
-//! (`DIST_MONITOR`, `DIST_MONITOR_NAME`) and aliases (`ALIAS`). Without `DIST_MONITOR`
-//! a BEAM node reduces a monitor of a ferrobeam process to a supervision of the
-//! connection (it fires only with `noconnection`), and without `ALIAS` it drops alias
-//! sends; ferrobeam does the same towards peers without them.
+//! (`DIST_MONITOR`, `DIST_MONITOR_NAME`), aliases (`ALIAS`) and remote spawn (`SPAWN`).
+//! Without `DIST_MONITOR` a BEAM node reduces a monitor of a ferrobeam process to a
+//! supervision of the connection (it fires only with `noconnection`), and without
+//! `ALIAS` it drops alias sends; ferrobeam does the same towards peers without them.
 
 mod config;
 mod connection;
