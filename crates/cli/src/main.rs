@@ -31,6 +31,8 @@ enum Command {
     /// Seed 000's chat: `chat server` or `chat client`.
     #[command(subcommand)]
     Chat(ferrobeam_chat::cli::ChatCommand),
+    /// Seed 004's distributed rate limiter on a hash ring, served over HTTP.
+    Ratelimit(ferrobeam_ratelimit::cli::RateLimitArgs),
 }
 
 fn init_logging() {
@@ -52,6 +54,7 @@ fn main() -> ExitCode {
         Command::Ping(args) => node_cmd::run_ping(args),
         Command::Shell(args) => node_cmd::run_shell(args),
         Command::Chat(cmd) => ferrobeam_chat::cli::run(cmd),
+        Command::Ratelimit(args) => ferrobeam_ratelimit::cli::run(args),
     };
     match result {
         Ok(code) => code,
