@@ -2,13 +2,13 @@
 
 use crate::error::{LinkError, SendError, SpawnError};
 use crate::node::{Node, Setup};
-use crate::process::{lock, msg_of, AliasMode, MonitorOut, Proc};
+use crate::process::{lock, msg_of, AliasMode, MonitorOut, ProcRef};
 use crate::reason::{self, ExitUnwind, IntoExitReason};
 use crate::signal::{Ctl, Dest, Sig, Watcher};
 use ferrobeam_term::{Atom, Pid, Ref, Term};
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::time::Sleep;
@@ -42,7 +42,7 @@ use tokio::time::Sleep;
 /// ```
 #[derive(Clone)]
 pub struct Ctx {
-    pub(crate) proc: Arc<Proc>,
+    pub(crate) proc: ProcRef,
 }
 
 impl std::fmt::Debug for Ctx {
@@ -52,7 +52,7 @@ impl std::fmt::Debug for Ctx {
 }
 
 impl Ctx {
-    pub(crate) fn new(proc: Arc<Proc>) -> Ctx {
+    pub(crate) fn new(proc: ProcRef) -> Ctx {
         Ctx { proc }
     }
 
@@ -150,9 +150,16 @@ impl Ctx {
     }
 
     /// Polls for the next message. Registers the waker when there is none.
+    ///
+    /// A process that took a message in this poll and runs dry busy-waits up to 2 µs
+    /// for the next one (on a multi-threaded runtime), with exponential backoff when
+    /// that keeps failing: a peer on another worker thread then answers without the
+    /// cost of parking and waking this task.
     #[inline]
     fn poll_next(&self, cx: &mut Context<'_>) -> Poll<Term> {
-        let mut local = lock(&self.proc.local);
+        let proc = &self.proc;
+        let mut local = lock(&proc.local);
+        let mut spun = false;
         loop {
             if local.pending_exit.is_some() {
                 // The process task ends the process after this poll.
@@ -160,9 +167,31 @@ impl Ctx {
             }
             if let Some(Sig::Msg(m)) = local.mailbox.pop_front() {
                 local.removals = local.removals.wrapping_add(1);
+                if spun {
+                    local.spin_fails = 0;
+                }
+                proc.hot.store(true, Ordering::Relaxed);
                 return Poll::Ready(m);
             }
-            if !self.proc.drain(&mut local, Some(cx.waker())) {
+            if !spun && proc.hot.load(Ordering::Relaxed) && proc.node.spins() {
+                if local.spin_skip > 0 {
+                    local.spin_skip -= 1;
+                } else {
+                    if proc.drain(&mut local, None) {
+                        continue;
+                    }
+                    drop(local);
+                    let got = proc.spin_wait();
+                    local = lock(&proc.local);
+                    spun = true;
+                    if got {
+                        continue;
+                    }
+                    local.spin_fails = (local.spin_fails + 1).min(6);
+                    local.spin_skip = (1u8 << local.spin_fails) - 1;
+                }
+            }
+            if !proc.drain(&mut local, Some(cx.waker())) {
                 return Poll::Pending;
             }
         }

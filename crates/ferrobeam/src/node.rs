@@ -3,7 +3,7 @@
 
 use crate::ctx::Ctx;
 use crate::error::{RegisterError, SendError, SpawnError};
-use crate::process::{lock, Proc, ProcessTask};
+use crate::process::{lock, Proc, ProcRef, ProcessTask};
 use crate::reason::{self, FnResult, IntoExitReason};
 use crate::signal::{Ctl, Dest, Sig, Signal, Watcher};
 use crate::table::{FxHashMap, ProcTable, ShardedMap, MAX_PROCESSES};
@@ -54,9 +54,11 @@ struct TimerEntry {
 struct NodeInner {
     name: Atom,
     creation: u32,
+    /// The runtime has several worker threads: a receive may busy-wait briefly.
+    spins: bool,
     handle: tokio::runtime::Handle,
-    table: ProcTable<Proc>,
-    registry: ShardedMap<Atom, Arc<Proc>>,
+    table: ProcTable<ProcRef>,
+    registry: ShardedMap<Atom, ProcRef>,
     next_ref: AtomicU64,
     router: RwLock<Option<Arc<dyn RemoteRouter>>>,
     functions: RwLock<FxHashMap<(Atom, Atom), SpawnFn>>,
@@ -147,10 +149,13 @@ impl NodeBuilder {
     /// Without [`NodeBuilder::handle`], outside a Tokio runtime.
     pub fn build(self) -> Node {
         let handle = self.handle.unwrap_or_else(tokio::runtime::Handle::current);
+        let spins = handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread
+            && handle.metrics().num_workers() > 1;
         Node {
             inner: Arc::new(NodeInner {
                 name: self.name,
                 creation: self.creation,
+                spins,
                 handle,
                 table: ProcTable::new(),
                 registry: ShardedMap::new(SHARDS),
@@ -201,6 +206,12 @@ impl Node {
     /// The Tokio runtime the processes run on.
     pub fn handle(&self) -> &tokio::runtime::Handle {
         &self.inner.handle
+    }
+
+    /// True if a receive may busy-wait briefly (several worker threads).
+    #[inline]
+    pub(crate) fn spins(&self) -> bool {
+        self.inner.spins
     }
 
     /// True if both handles are the same node.
@@ -309,13 +320,18 @@ impl Node {
         Fut: Future + Send + 'static,
         Fut::Output: IntoExitReason,
     {
-        let (index, serial) = self
+        let mut task = None;
+        let proc = self
             .inner
             .table
-            .alloc()
+            .alloc_insert(|index, serial| {
+                let pid = Pid::new(self.inner.name.clone(), index, serial, self.inner.creation);
+                let (t, handle) = ProcessTask::new(Proc::new(pid, self.clone()), f);
+                task = Some(t);
+                handle
+            })
             .expect("the process table is full (system_limit)");
-        let pid = Pid::new(self.inner.name.clone(), index, serial, self.inner.creation);
-        let proc = Arc::new(Proc::new(pid.clone(), self.clone()));
+        let pid = proc.pid.clone();
         if setup.link.is_some() || setup.monitor.is_some() || setup.group_leader.is_some() {
             let mut local = lock(&proc.local);
             let ext = local.ext();
@@ -325,11 +341,16 @@ impl Node {
             if let Some((r, w)) = setup.monitor {
                 ext.monitors_in.insert(r, w);
             }
-            ext.group_leader = setup.group_leader;
+            if let Some(gl) = setup.group_leader {
+                ext.group_leader = Some(gl);
+                proc.has_group_leader
+                    .store(true, std::sync::atomic::Ordering::Relaxed);
+            }
         }
         before(&pid);
-        self.inner.table.insert(index, proc.clone());
-        self.inner.handle.spawn(ProcessTask::new(proc, f));
+        if let Some(task) = task {
+            self.inner.handle.spawn(task);
+        }
         pid
     }
 
@@ -526,7 +547,7 @@ impl Node {
         }
     }
 
-    pub(crate) fn lookup(&self, pid: &Pid) -> Option<Arc<Proc>> {
+    pub(crate) fn lookup(&self, pid: &Pid) -> Option<ProcRef> {
         let (index, serial) = self.key_of(pid)?;
         self.inner.table.get(index, serial)
     }

@@ -89,6 +89,10 @@ pub(crate) struct Inbox {
     pub(crate) name: Option<Box<Atom>>,
 }
 
+/// How long a receive that ran dry busy-waits before it parks the process (see
+/// [`Proc::spin_wait`]).
+const SPIN_TIME: std::time::Duration = std::time::Duration::from_micros(2);
+
 /// State private to the process.
 pub(crate) struct Local {
     /// Messages taken out of the signal queue, in order: only `Sig::Msg` items.
@@ -100,6 +104,10 @@ pub(crate) struct Local {
     /// An exit signal has decided that the process ends with this reason.
     pub(crate) pending_exit: Option<Box<Term>>,
     pub(crate) ext: Option<Box<Ext>>,
+    /// Busy-waits that found nothing, in a row (capped), and how many empty receives
+    /// to skip busy-waiting on before trying again: exponential backoff.
+    pub(crate) spin_fails: u8,
+    pub(crate) spin_skip: u8,
 }
 
 impl Local {
@@ -117,6 +125,19 @@ pub(crate) fn msg_of(s: &Sig) -> Option<&Term> {
     }
 }
 
+/// A handle to a process's shared state: what the process table, the registry,
+/// [`Ctx`] and the process task hold.
+#[derive(Clone)]
+pub(crate) struct ProcRef(Arc<Proc>);
+
+impl std::ops::Deref for ProcRef {
+    type Target = Proc;
+    #[inline]
+    fn deref(&self) -> &Proc {
+        &self.0
+    }
+}
+
 /// A process's entry in the node's process table.
 pub(crate) struct Proc {
     pub(crate) pid: Pid,
@@ -129,6 +150,12 @@ pub(crate) struct Proc {
     exiting: AtomicBool,
     /// A receive registered the waker during the current poll.
     parked: AtomicBool,
+    /// Signals are waiting in the inbox (written under the inbox lock; read without).
+    pending: AtomicBool,
+    /// The process took a message during the current poll of its task.
+    pub(crate) hot: AtomicBool,
+    /// A group leader was set (so spawning does not lock to look for one).
+    pub(crate) has_group_leader: AtomicBool,
 }
 
 impl Proc {
@@ -148,10 +175,15 @@ impl Proc {
                 removals: 0,
                 pending_exit: None,
                 ext: None,
+                spin_fails: 0,
+                spin_skip: 0,
             }),
             ctl_pending: AtomicU32::new(0),
             exiting: AtomicBool::new(false),
             parked: AtomicBool::new(false),
+            pending: AtomicBool::new(false),
+            hot: AtomicBool::new(false),
+            has_group_leader: AtomicBool::new(false),
         }
     }
 
@@ -169,6 +201,7 @@ impl Proc {
             self.ctl_pending.fetch_add(1, Ordering::Relaxed);
         }
         inbox.queue.push(sig);
+        self.pending.store(true, Ordering::Release);
         Ok(inbox.waker.take())
     }
 
@@ -179,6 +212,24 @@ impl Proc {
             w.wake();
         }
         Ok(())
+    }
+
+    /// Busy-waits a short while for a signal: true if one came. Used by a receive that
+    /// just ran dry in a process that is exchanging messages, so that a peer running
+    /// on another thread can answer without the cost of waking this task up.
+    pub(crate) fn spin_wait(&self) -> bool {
+        let start = std::time::Instant::now();
+        loop {
+            for _ in 0..16 {
+                if self.pending.load(Ordering::Acquire) {
+                    return true;
+                }
+                std::hint::spin_loop();
+            }
+            if start.elapsed() > SPIN_TIME {
+                return self.pending.load(Ordering::Acquire);
+            }
+        }
     }
 
     /// True once the process has begun to exit.
@@ -221,6 +272,7 @@ impl Proc {
             if self.ctl_pending.load(Ordering::Relaxed) == 0 {
                 // Only messages: move them in one step, keeping both buffers (the
                 // conversions between `Vec` and `VecDeque` do not copy here).
+                self.pending.store(false, Ordering::Relaxed);
                 if local.mailbox.is_empty() {
                     let batch = VecDeque::from(std::mem::take(&mut inbox.queue));
                     let old = std::mem::replace(&mut local.mailbox, batch);
@@ -236,6 +288,7 @@ impl Proc {
             }
             let batch = std::mem::take(&mut inbox.queue);
             self.ctl_pending.store(0, Ordering::Relaxed);
+            self.pending.store(false, Ordering::Relaxed);
             drop(inbox);
             let mut batch = batch.into_iter();
             while let Some(sig) = batch.next() {
@@ -371,7 +424,7 @@ impl Proc {
 
     /// Ends the process: removes it from the table, marks it dead, unregisters its
     /// name, and sends the exit signals to its links and `DOWN` to its monitors.
-    pub(crate) fn finish(self: &Arc<Self>, reason: Term) {
+    pub(crate) fn finish(&self, reason: Term) {
         let node = &self.node;
         // Out of the table first: from here on, no sender finds the process, and
         // anyone told of its exit (even by a bounce) sees it gone.
@@ -487,6 +540,9 @@ fn register(inbox: &mut Inbox, waker: &Waker) {
 
 /// The group leader of a process, if it is not the node's default.
 pub(crate) fn group_leader(proc: &Proc) -> Option<Pid> {
+    if !proc.has_group_leader.load(Ordering::Relaxed) {
+        return None;
+    }
     lock(&proc.local)
         .ext
         .as_ref()
@@ -496,6 +552,7 @@ pub(crate) fn group_leader(proc: &Proc) -> Option<Pid> {
 /// Sets the group leader of a process.
 pub(crate) fn set_group_leader(proc: &Proc, gl: Pid) {
     lock(&proc.local).ext().group_leader = Some(gl);
+    proc.has_group_leader.store(true, Ordering::Relaxed);
 }
 
 /// `{'EXIT', From, Reason}`.
@@ -517,38 +574,43 @@ enum Stage<F, Fut> {
 /// handling control signals, so that an exit signal ends a suspended process.
 ///
 /// The task's own future is two pointers, so that Tokio's task cell stays at its
-/// smallest size (128 bytes); the process function's state is in `state`.
+/// smallest size (128 bytes); the process function's state is in `state`, a small
+/// allocation of its own.
 pub(crate) struct ProcessTask<F, Fut> {
-    proc: Arc<Proc>,
+    proc: ProcRef,
     state: Box<TaskState<F, Fut>>,
 }
 
-struct TaskState<F, Fut> {
+pub(crate) struct TaskState<F, Fut> {
     stage: Stage<F, Fut>,
     suspended: Option<crate::suspend::Wait>,
 }
 
 impl<F, Fut> ProcessTask<F, Fut>
 where
-    F: FnOnce(Ctx) -> Fut,
-    Fut: Future,
+    F: FnOnce(Ctx) -> Fut + Send + 'static,
+    Fut: Future + Send + 'static,
     Fut::Output: IntoExitReason,
 {
-    pub(crate) fn new(proc: Arc<Proc>, f: F) -> Self {
-        ProcessTask {
-            proc,
+    /// A process with shared state `proc` that will run `f`: its task, and the handle
+    /// for the process table.
+    pub(crate) fn new(proc: Proc, f: F) -> (Self, ProcRef) {
+        let handle = ProcRef(Arc::new(proc));
+        let task = ProcessTask {
+            proc: handle.clone(),
             state: Box::new(TaskState {
                 stage: Stage::Start(Some(f)),
                 suspended: None,
             }),
-        }
+        };
+        (task, handle)
     }
 }
 
 impl<F, Fut> Future for ProcessTask<F, Fut>
 where
-    F: FnOnce(Ctx) -> Fut,
-    Fut: Future,
+    F: FnOnce(Ctx) -> Fut + Send + 'static,
+    Fut: Future + Send + 'static,
     Fut::Output: IntoExitReason,
 {
     type Output = ();
@@ -591,6 +653,7 @@ where
                         this.suspended = None;
                     }
                     proc.parked.store(false, Ordering::Relaxed);
+                    proc.hot.store(false, Ordering::Relaxed);
                     // SAFETY: the process future lives in the heap allocation of
                     // `state`, which is never moved out of: it is only dropped in
                     // place, by assigning `Stage::Done` (or by dropping the box).
@@ -646,6 +709,8 @@ where
 impl<F, Fut> Drop for ProcessTask<F, Fut> {
     fn drop(&mut self) {
         if !matches!(self.state.stage, Stage::Done) {
+            // The runtime dropped the task before the process finished: take the
+            // process out of the table.
             self.proc.abandon();
         }
     }

@@ -7,7 +7,7 @@ use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Mutex, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// A fast, non-cryptographic hasher (the multiply-rotate scheme of rustc's FxHasher).
 /// Keys here are process numbers, reference words and atoms created by this node, so
@@ -174,7 +174,7 @@ type Segment<T> = Box<[Mutex<SlotInner<T>>]>;
 
 struct SlotInner<T> {
     serial: u32,
-    value: Option<Arc<T>>,
+    value: Option<T>,
 }
 
 #[repr(align(64))]
@@ -220,7 +220,7 @@ pub(crate) struct ProcTable<T> {
     shards: Box<[FreeShard]>,
 }
 
-impl<T> ProcTable<T> {
+impl<T: Clone> ProcTable<T> {
     pub(crate) fn new() -> Self {
         ProcTable {
             dir: (0..(MAX_PROCESSES as usize / SEG))
@@ -253,9 +253,9 @@ impl<T> ProcTable<T> {
         &seg[index as usize & (SEG - 1)]
     }
 
-    /// Reserves a free slot: its index and the serial the new pid gets. `None` when
-    /// the table is full.
-    pub(crate) fn alloc(&self) -> Option<(u32, u32)> {
+    /// Takes a free slot and fills it with `make(index, serial)`, the value for the
+    /// new pid `(index, serial)`. `None` when the table is full.
+    pub(crate) fn alloc_insert(&self, make: impl FnOnce(u32, u32) -> T) -> Option<T> {
         let home = thread_shard();
         let index = {
             let mut fl = lock(&self.shards[home].0);
@@ -284,8 +284,10 @@ impl<T> ProcTable<T> {
                 }
             }
         };
-        let serial = lock(self.slot_or_init(index)).serial;
-        Some((index, serial))
+        let mut slot = lock(self.slot_or_init(index));
+        let value = make(index, slot.serial);
+        slot.value = Some(value.clone());
+        Some(value)
     }
 
     /// Takes half of another shard's free slots, so freed slots are reused before the
@@ -314,19 +316,9 @@ impl<T> ProcTable<T> {
         None
     }
 
-    /// Puts a value in a slot reserved by [`ProcTable::alloc`].
-    pub(crate) fn insert(&self, index: u32, value: Arc<T>) {
-        lock(self.slot_or_init(index)).value = Some(value);
-    }
-
     /// Calls `f` on the value of the pid `(index, serial)` under its slot lock.
     #[inline]
-    pub(crate) fn with<R>(
-        &self,
-        index: u32,
-        serial: u32,
-        f: impl FnOnce(&Arc<T>) -> R,
-    ) -> Option<R> {
+    pub(crate) fn with<R>(&self, index: u32, serial: u32, f: impl FnOnce(&T) -> R) -> Option<R> {
         let slot = lock(self.slot(index)?);
         if slot.serial != serial {
             return None;
@@ -335,12 +327,12 @@ impl<T> ProcTable<T> {
     }
 
     /// A clone of the value of the pid `(index, serial)`.
-    pub(crate) fn get(&self, index: u32, serial: u32) -> Option<Arc<T>> {
-        self.with(index, serial, Arc::clone)
+    pub(crate) fn get(&self, index: u32, serial: u32) -> Option<T> {
+        self.with(index, serial, T::clone)
     }
 
     /// Removes the value of the pid `(index, serial)` and frees the slot.
-    pub(crate) fn remove(&self, index: u32, serial: u32) -> Option<Arc<T>> {
+    pub(crate) fn remove(&self, index: u32, serial: u32) -> Option<T> {
         let value = {
             let mut slot = lock(self.slot(index)?);
             if slot.serial != serial || slot.value.is_none() {
@@ -362,7 +354,7 @@ impl<T> ProcTable<T> {
     }
 
     /// Calls `f` on every value (not a consistent snapshot).
-    pub(crate) fn for_each(&self, mut f: impl FnMut(&Arc<T>)) {
+    pub(crate) fn for_each(&self, mut f: impl FnMut(&T)) {
         let end = self.next.load(Ordering::Relaxed).min(MAX_PROCESSES);
         for index in 1..end {
             if let Some(slot) = self.slot(index) {
@@ -380,9 +372,15 @@ mod tests {
 
     #[test]
     fn proc_table_reuses_slots_with_new_serials() {
-        let t: ProcTable<u32> = ProcTable::new();
-        let (i, s) = t.alloc().unwrap();
-        t.insert(i, Arc::new(7));
+        use std::sync::Arc;
+        let t: ProcTable<Arc<u32>> = ProcTable::new();
+        let mut key = (0, 0);
+        t.alloc_insert(|i, s| {
+            key = (i, s);
+            Arc::new(7)
+        })
+        .unwrap();
+        let (i, s) = key;
         assert_eq!(t.len(), 1);
         assert_eq!(t.with(i, s, |v| **v), Some(7));
         assert_eq!(t.with(i, s + 1, |v| **v), None);
@@ -391,8 +389,13 @@ mod tests {
         assert_eq!(t.len(), 0);
         let mut seen = std::collections::HashSet::new();
         for _ in 0..10_000 {
-            let (i2, s2) = t.alloc().unwrap();
-            t.insert(i2, Arc::new(1));
+            let mut key = (0, 0);
+            t.alloc_insert(|i, s| {
+                key = (i, s);
+                Arc::new(1)
+            })
+            .unwrap();
+            let (i2, s2) = key;
             assert!(seen.insert((i2, s2)), "pid reused");
             t.remove(i2, s2);
         }
