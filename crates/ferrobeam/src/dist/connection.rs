@@ -809,7 +809,8 @@ fn control(
             let dest = match to {
                 ProcRef::Pid(p) if local(&p) => Dest::Pid(p),
                 ProcRef::Pid(p) => {
-                    // Not one of ours: answer noproc at once.
+                    // Not one of ours: answer noproc at once (and keep no record).
+                    inner.forget_monitor_in(peer, id, &reference);
                     if let Some(c) = wire::monitor_exit(
                         ProcRef::Pid(p),
                         from,

@@ -124,7 +124,8 @@ impl Track {
 
     /// Records what a control message read in does to the links and monitors. False
     /// if the message must not be delivered: a `LINK` for a pair whose unlink is still
-    /// outstanding, which the link protocol ignores.
+    /// outstanding, which the link protocol ignores, or a `SPAWN_REPLY` to no request
+    /// of ours.
     pub(crate) fn incoming(&mut self, msg: &ControlMessage) -> bool {
         use ControlMessage as C;
         match msg {
@@ -148,7 +149,10 @@ impl Track {
                 result,
                 ..
             } => {
-                self.spawns.remove(req_id);
+                // A reply to no request of ours is dropped.
+                if self.spawns.remove(req_id).is_none() {
+                    return false;
+                }
                 if let SpawnResult::Pid(child) = result {
                     if flags & SPAWN_REPLY_LINK != 0 {
                         self.links.insert((to.clone(), child.clone()));
@@ -794,6 +798,16 @@ impl Inner {
         {
             if *eid == id {
                 let _ = u.tx.send(Out::Ctl(msg, 0));
+            }
+        }
+    }
+
+    /// Drops the record of a monitor the peer asked for on connection `id` (one that
+    /// was answered at once).
+    pub(crate) fn forget_monitor_in(&self, node: &Atom, id: u64, reference: &Ref) {
+        if let Some(e) = lock(&self.conns).get_mut(node) {
+            if e.id == id {
+                e.track.monitors_in.remove(reference);
             }
         }
     }
