@@ -33,6 +33,8 @@ enum Command {
     Chat(ferrobeam_chat::cli::ChatCommand),
     /// Seed 004's distributed rate limiter on a hash ring, served over HTTP.
     Ratelimit(ferrobeam_ratelimit::cli::RateLimitArgs),
+    /// Seed 002's distributed tasks: lines `NODE MESSAGE` print MESSAGE on NODE.
+    Taskchat(ferrobeam_taskchat::cli::TaskChatArgs),
 }
 
 fn init_logging() {
@@ -55,6 +57,7 @@ fn main() -> ExitCode {
         Command::Shell(args) => node_cmd::run_shell(args),
         Command::Chat(cmd) => ferrobeam_chat::cli::run(cmd),
         Command::Ratelimit(args) => ferrobeam_ratelimit::cli::run(args),
+        Command::Taskchat(args) => ferrobeam_taskchat::cli::run(args),
     };
     match result {
         Ok(code) => code,
