@@ -7,10 +7,10 @@
 //! another node (see [`Ctx::spawn_remote`](crate::Ctx::spawn_remote)) gets the
 //! requester's group leader, on the requester's node, so its output appears there:
 //! `Node.spawn_link(node, fn -> IO.puts("hi") end)` prints on the caller's terminal.
-//! [`Ctx::set_group_leader`] and [`Node::set_group_leader`] change it (the latter also
-//! for processes of other nodes, with `GROUP_LEADER`). Unlike Erlang, a process spawned
-//! locally does not inherit its parent's group leader yet: it starts with its node's
-//! `user`.
+//! Processes spawned by a process inherit its group leader, so the output of the
+//! helpers a remotely spawned process starts goes there too. [`Ctx::set_group_leader`]
+//! and [`Node::set_group_leader`] change it (the latter also for processes of other
+//! nodes, with `GROUP_LEADER`).
 //!
 //! [`Ctx::put_chars`] and [`Ctx::println`] send `{put_chars, unicode, Chars}` and wait
 //! for the reply, so output from a remote process and from BEAM processes looks the
@@ -268,7 +268,8 @@ pub fn format(fmt: &str, args: &[Term]) -> Option<String> {
 
 impl Ctx {
     /// This process's group leader: the I/O server its output goes to. The node's
-    /// `user` ([`user`]) unless set otherwise or given by a remote spawn request.
+    /// `user` ([`user`]) unless set otherwise, inherited from the spawning process, or
+    /// given by a remote spawn request.
     pub fn group_leader(&self) -> Pid {
         match crate::process::group_leader(&self.proc) {
             Some(p) => p,

@@ -33,6 +33,19 @@ fn demo_functions(n: &DistNode) {
             }
         }
     });
+    // Prints from a helper process it spawns: the helper inherits the group leader.
+    node.register_fn(
+        "demo",
+        "helper_prints",
+        |ctx: Ctx, _args: Vec<Term>| async move {
+            let (_, r) = ctx.spawn_monitor(|c: Ctx| async move {
+                let _ = c.println("from the helper").await;
+            });
+            let r = ferrobeam::Term::from(r);
+            ctx.receive_match(move |m| m.as_tuple().is_some_and(|t| t.len() == 5 && t[1] == r))
+                .await;
+        },
+    );
     node.register_fn("demo", "add", |_ctx: Ctx, args: Vec<Term>| async move {
         match args.as_slice() {
             [Term::Int(a), Term::Int(b)] => Ok(Term::from(a + b)),
@@ -82,6 +95,17 @@ async fn remote_spawn_with_output_at_the_caller() {
         next(&mut out).await,
         format!("hello kate from {}\n", b.name())
     );
+    // A helper that the remote process spawns prints here too.
+    let (bn, gl2) = (b.name().clone(), gl.clone());
+    a.node()
+        .run(move |ctx| async move {
+            ctx.set_group_leader(&gl2);
+            ctx.spawn_remote(bn, "demo", "helper_prints", vec![]).await
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(next(&mut out).await, "from the helper\n");
     // spawn_link: the child's exit reaches the trapping parent; spawn_monitor: DOWN
     // with the reason and the reference returned.
     let bn = b.name().clone();

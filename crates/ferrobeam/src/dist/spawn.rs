@@ -100,7 +100,7 @@ pub(crate) fn request(inner: &Arc<Inner>, peer: &Atom, conn: u64, req: Incoming)
     if monitor {
         setup.monitor = Some((req.req_id.clone(), Watcher::Pid(req.from.clone())));
     }
-    let gl = req.group_leader.clone();
+    setup.group_leader = Some(req.group_leader.clone());
     let flags =
         if link { SPAWN_REPLY_LINK } else { 0 } | if monitor { SPAWN_REPLY_MONITOR } else { 0 };
     let (req_id, from) = (req.req_id.clone(), req.from.clone());
@@ -123,7 +123,6 @@ pub(crate) fn request(inner: &Arc<Inner>, peer: &Atom, conn: u64, req: Incoming)
         Entry::Registered(f, args) => {
             node.spawn_setup(
                 move |ctx: Ctx| async move {
-                    ctx.set_group_leader(&gl);
                     ExitReason(match f(ctx, args).await {
                         Ok(_) => reason::normal(),
                         Err(e) => e,
@@ -135,10 +134,7 @@ pub(crate) fn request(inner: &Arc<Inner>, peer: &Atom, conn: u64, req: Incoming)
         }
         Entry::ErpcCall(r, m, f, a) => {
             node.spawn_setup(
-                move |ctx: Ctx| async move {
-                    ctx.set_group_leader(&gl);
-                    ExitReason(erpc_call(&ctx, r, m, f, a).await)
-                },
+                move |ctx: Ctx| async move { ExitReason(erpc_call(&ctx, r, m, f, a).await) },
                 setup,
                 before,
             );
@@ -146,7 +142,6 @@ pub(crate) fn request(inner: &Arc<Inner>, peer: &Atom, conn: u64, req: Incoming)
         Entry::ErpcCast(m, f, a) => {
             node.spawn_setup(
                 move |ctx: Ctx| async move {
-                    ctx.set_group_leader(&gl);
                     let _ = ctx.apply(m, f, a).await;
                 },
                 setup,
