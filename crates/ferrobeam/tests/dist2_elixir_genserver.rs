@@ -92,12 +92,13 @@ async fn ferrobeam_calls_and_casts_elixir_genservers() {
     let mut inbox = Mailbox::new(&a, Some("inbox"));
     let script = format!(
         r#"{ELIXIR_COUNTER}
-send({{:inbox, :"{me}"}}, {{:ready, node()}})
+send({{:inbox, :"{me}"}}, {{:ready, node(), Process.whereis(:counter)}})
 Process.sleep(:infinity)"#
     );
     let mut ex = Elixir::start(&elixir, &sname("exs"), c.epmd_port, COOKIE, &script);
     let ready = inbox.recv(30).await;
     let en = ready.as_tuple().unwrap()[1].as_atom().unwrap().clone();
+    let counter_pid = ready.as_tuple().unwrap()[2].as_pid().unwrap().clone();
     let en2 = en.clone();
     let r = a
         .node()
@@ -117,7 +118,16 @@ Process.sleep(:infinity)"#
                     .await
                     .unwrap_err();
             let missing_took = started.elapsed();
-            // By pid, once it is known.
+            // By pid.
+            let v3: Term = gen_server::call(&ctx, &counter_pid, t("{add, 1}"))
+                .await
+                .unwrap();
+            assert_eq!(v3, Term::from(16));
+            gen_server::cast(ctx.node(), &counter_pid, t("{add, 4}"));
+            let v4: Term = gen_server::call(&ctx, &counter_pid, t("get"))
+                .await
+                .unwrap();
+            assert_eq!(v4, Term::from(20));
             (v1, v2, missing, missing_took)
         })
         .await
