@@ -7,7 +7,7 @@ use super::random;
 use super::wire::{self, Batch, Pieces};
 use crate::signal::{Dest, ExitKind, Signal};
 use bytes::Bytes;
-use ferrobeam_proto::control::{ControlMessage, ProcRef};
+use ferrobeam_proto::control::{ControlMessage, ProcRef, SpawnResult};
 use ferrobeam_proto::dist_header::{DistReceiver, ReceiverLimits, SendMode};
 use ferrobeam_proto::framing::{Frame, FrameDecoder};
 use ferrobeam_proto::handshake::{
@@ -75,7 +75,12 @@ impl Out {
                 | C::PayloadExit { from, .. }
                 | C::Exit2 { from, .. }
                 | C::PayloadExit2 { from, .. } => Some(from),
-                C::MonitorPExit {
+                // The reply is the first signal of the new process.
+                C::SpawnReply {
+                    result: SpawnResult::Pid(p),
+                    ..
+                }
+                | C::MonitorPExit {
                     from: ProcRef::Pid(p),
                     ..
                 }
