@@ -605,4 +605,60 @@ mod tests {
             assert!(batch.buf.len() < 2000, "{}", batch.buf.len());
         }
     }
+
+    #[test]
+    fn packets_taken_out_and_fragmented_reassemble() {
+        let from = Pid::new("a@h", 1, 0, 1);
+        let big = Bytes::from((0..30_000u32).map(|i| i as u8).collect::<Vec<u8>>());
+        let msg = Term::tuple(vec![
+            Term::atom("data"),
+            Term::binary(big.clone()),
+            Term::list(vec![Term::Int(7); 500]),
+            Term::binary(big.clone()),
+        ]);
+        let c = ControlMessage::RegSend {
+            from,
+            to: Atom::new("sink"),
+            message: msg.clone(),
+        };
+        for size in [1, 999, 4096, 1 << 20] {
+            let mut batch = Batch::default();
+            batch.push(SendMode::Fragments, &c).unwrap();
+            let mark = batch.mark();
+            batch.push(SendMode::Fragments, &c).unwrap();
+            let (pieces, ctl_len) = batch.take_packet(mark);
+            assert_eq!(batch.packets(), 1);
+            let frags = fragments(pieces, ctl_len, 9, size);
+            let n = frags.len();
+            // Interleave a small packet between the fragments.
+            let mut out = Batch::default();
+            for (i, f) in frags.iter().enumerate() {
+                out.push_pieces(f);
+                if i == 0 {
+                    out.push(SendMode::Fragments, &c).unwrap();
+                }
+            }
+            let mut wire = flatten(&batch);
+            wire.extend(flatten(&out));
+            let mut dec = FrameDecoder::new();
+            dec.push(&wire);
+            let mut rx = DistReceiver::default();
+            let mut got = Vec::new();
+            while let Some(f) = dec.next_frame() {
+                let Frame::Data(d) = f.unwrap() else {
+                    panic!("tick")
+                };
+                if let Some(r) = rx.receive(d).unwrap() {
+                    let c = ControlMessage::from_term(r.control, r.message).unwrap();
+                    got.push(c.payload().unwrap().clone());
+                }
+            }
+            assert_eq!(
+                got,
+                vec![msg.clone(); 3],
+                "fragment size {size} ({n} fragments)"
+            );
+            assert_eq!(rx.sequences_in_flight(), 0);
+        }
+    }
 }
