@@ -577,6 +577,20 @@ impl OsNode {
             .unwrap_or_else(|e| panic!("testkit: cannot write to {label}: {e}"));
     }
 
+    /// Writes bytes to the process's standard input as they are (no newline added): to
+    /// type keys one at a time into a terminal program run under `script`, say.
+    pub fn write_raw(&mut self, bytes: &[u8]) {
+        let label = &self.label;
+        let stdin = self
+            .stdin
+            .as_mut()
+            .unwrap_or_else(|| panic!("testkit: the standard input of {label} is closed"));
+        stdin
+            .write_all(bytes)
+            .and_then(|_| stdin.flush())
+            .unwrap_or_else(|e| panic!("testkit: cannot write to {label}: {e}"));
+    }
+
     /// Closes the process's standard input (end of file).
     pub fn close_stdin(&mut self) {
         self.stdin = None;

@@ -151,3 +151,58 @@ fn seed_environment_variables_and_a_dead_server() {
     c.os(i)
         .wait_stderr("ferrobeam: lost the connection to the chat server", T);
 }
+
+/// Types keys one at a time. (rustyline 15 with an external printer handles keys that
+/// arrive together, as in a paste, only at the next key or message.)
+fn type_keys(c: &mut Cluster, i: usize, keys: &str) {
+    for k in keys.chars() {
+        c.os(i).write_raw(k.to_string().as_bytes());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// On a terminal (a pseudo-terminal from `script`), the client edits lines with
+/// rustyline and prints incoming messages above the line being typed, which is drawn
+/// again, unbroken, after each one.
+#[test]
+fn on_a_terminal_incoming_messages_do_not_garble_the_line_being_typed() {
+    let Some(script) = ferrobeam_testkit::find_tool("script") else {
+        eprintln!("SKIPPED on_a_terminal...: `script` (util-linux) not found");
+        return;
+    };
+    let mut c = cluster();
+    let s = start_server(&mut c);
+    let server = c.full_name("server");
+    let alice_node = c.full_name("alice");
+    let client = format!(
+        "{} client --server {server} --nick alice --sname alice --cookie {DEFAULT_COOKIE}",
+        env!("CARGO_BIN_EXE_ferrobeam-chat")
+    );
+    let alice = c.spawn("alice", |_: &NodeSpec| {
+        let mut cmd = Command::new(script);
+        cmd.args(["-qfec", &client, "/dev/null"]);
+        cmd
+    });
+    c.os(alice).wait_line("* Type /help for options *", T);
+    // Typed one key at a time, as a person would.
+    type_keys(&mut c, alice, "hel");
+    let bob = join(&mut c, "bob");
+    c.os(bob).send_line("hi alice");
+    c.os(alice)
+        .wait_line(&format!("{server}> bob: hi alice"), T);
+    c.os(bob).close_stdin();
+    // The message, then the prompt with "hel" drawn again below it.
+    let redrawn = format!("{alice_node}> hel");
+    c.os(alice)
+        .wait_line_with(
+            |l| l.contains(&redrawn) && l.contains("bob: * bob has left *"),
+            T,
+        )
+        .unwrap_or_else(|| panic!("no redraw of {redrawn:?}: {:?}", c.os(alice).stdout()));
+    // The line typed across the interruptions is whole.
+    type_keys(&mut c, alice, "lo\r");
+    c.os(s).wait_line("alice said hello", T);
+    type_keys(&mut c, alice, "/quit\r");
+    let st = c.os(alice).wait_exit(T).expect("alice exits on /quit");
+    assert!(st.success(), "alice exited with {st}");
+}
