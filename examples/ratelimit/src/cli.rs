@@ -38,8 +38,9 @@ pub struct RateLimitArgs {
     /// address is printed).
     #[arg(long, value_name = "ADDR")]
     pub http: std::net::SocketAddr,
-    /// Nodes to connect to at start (retried until they answer).
-    #[arg(long, value_name = "NODE")]
+    /// Nodes to connect to at start (retried until they answer): `--connect a@h b@h`
+    /// or `--connect a@h --connect b@h`.
+    #[arg(long, value_name = "NODE", num_args = 1..)]
     pub connect: Vec<String>,
     /// Requests allowed per key and window.
     #[arg(long, default_value_t = DEFAULT_LIMIT)]

@@ -90,9 +90,7 @@ fn start(connected: bool) -> Nodes {
                     "500",
                 ]);
             if connected {
-                for p in &spec.peers {
-                    cmd.args(["--connect", p]);
-                }
+                cmd.arg("--connect").args(&spec.peers);
             }
             cmd
         });
