@@ -59,14 +59,14 @@ pub struct ServerArgs {
 /// Arguments of `ferrobeam chat client`.
 #[derive(clap::Args, Debug, Clone)]
 pub struct ClientArgs {
-    /// The server node [default: server@THIS_HOST]. Also read from the variable
+    /// The server node (default: server@THIS_HOST). Also read from the variable
     /// `server`, as in the seed.
     #[arg(long, env = "server", value_name = "NODE")]
     pub server: Option<String>,
     /// The nick to join as. Also read from the variable `nick`, as in the seed.
     #[arg(long, env = "nick")]
     pub nick: String,
-    /// This node's short name [default: the nick].
+    /// This node's short name (default: the nick).
     #[arg(long, value_name = "NAME", conflicts_with = "name")]
     pub sname: Option<String>,
     /// A long name instead (`name@fully.qualified.host` or `name@ip`).

@@ -23,7 +23,7 @@ pub struct RateLimitArgs {
     /// A long name instead (`name@fully.qualified.host` or `name@ip`).
     #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
-    /// The cookie [default: the content of ~/.erlang.cookie, created if missing].
+    /// The cookie (default: the content of ~/.erlang.cookie, created if missing).
     #[arg(long)]
     pub cookie: Option<String>,
     /// The EPMD port (ERL_EPMD_PORT when set). An EPMD is started when none listens.
