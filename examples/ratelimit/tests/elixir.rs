@@ -90,7 +90,7 @@ fn ferrobeam_and_elixir_nodes_share_the_counts() {
     let (key_a, key_b) = (key_on(&a, "10.0.1"), key_on(&b, "10.0.2"));
     // The seed's window is a minute: stay clear of its end.
     let left = 60_000 - now_ms() % 60_000;
-    if left < 15_000 {
+    if left < 5_000 {
         std::thread::sleep(Duration::from_millis(left + 100));
     }
 
