@@ -80,6 +80,9 @@ impl From<DecodeError> for DistError {
     }
 }
 
+/// The ETF tag of a binary.
+const BINARY_EXT: u8 = 109;
+
 /// Limits of a [`DistReceiver`].
 #[derive(Debug, Clone)]
 pub struct ReceiverLimits {
@@ -159,6 +162,8 @@ struct Sequence {
     control: Term,
     /// The message bytes received so far (no version byte).
     message: Vec<u8>,
+    /// The bytes counted in `in_flight` for this sequence: its reserved capacity.
+    accounted: usize,
     /// The fragment id expected next.
     next: u64,
 }
@@ -204,7 +209,7 @@ impl DistReceiver {
         self.sequences.len()
     }
 
-    /// Bytes held by fragmented messages being reassembled.
+    /// Bytes held (reserved) by fragmented messages being reassembled.
     pub fn bytes_in_flight(&self) -> usize {
         self.in_flight
     }
@@ -320,13 +325,35 @@ impl DistReceiver {
         // The whole control message is in the first fragment.
         let (control, end) = self.control_at(&packet, pos, &atoms)?;
         let part = &packet[end..];
-        self.account(part.len())?;
+        // Reserve room for the whole message when the budget allows it: growing the
+        // buffer fragment by fragment copies it again and again, and faults in fresh
+        // pages each time. A binary (the usual large message) gives its exact size;
+        // otherwise the later fragments are taken to be as large as this packet.
+        let estimate = match *part {
+            [BINARY_EXT, a, b, c, d, ..] => 5 + u64::from(u32::from_be_bytes([a, b, c, d])),
+            _ => (frag - 1)
+                .saturating_mul(packet.len().saturating_sub(18) as u64)
+                .saturating_add(part.len() as u64),
+        }
+        .max(part.len() as u64);
+        let room = self
+            .limits
+            .max_reassembly_bytes
+            .saturating_sub(self.in_flight);
+        let reserve = match usize::try_from(estimate) {
+            Ok(e) if e <= room => e,
+            _ => part.len(),
+        };
+        self.account(reserve)?;
+        let mut message = Vec::with_capacity(reserve);
+        message.extend_from_slice(part);
         self.sequences.insert(
             seq,
             Sequence {
                 atoms,
                 control,
-                message: part.to_vec(),
+                message,
+                accounted: reserve,
                 next: frag - 1,
             },
         );
@@ -341,10 +368,16 @@ impl DistReceiver {
             Some(_) => {}
         }
         let part = &packet[18..];
-        self.account(part.len())?;
+        // Only what does not fit in the room already counted is counted now.
+        let more = match self.sequences.get(&seq) {
+            Some(s) => (s.message.len() + part.len()).saturating_sub(s.accounted),
+            None => 0,
+        };
+        self.account(more)?;
         if frag > 1 {
             if let Some(s) = self.sequences.get_mut(&seq) {
                 s.message.extend_from_slice(part);
+                s.accounted += more;
                 s.next = frag - 1;
             }
             return Ok(None);
@@ -353,7 +386,7 @@ impl DistReceiver {
             return Err(DistError::Fragment("continuation of an unknown sequence"));
         };
         s.message.extend_from_slice(part);
-        self.in_flight = self.in_flight.saturating_sub(s.message.len());
+        self.in_flight = self.in_flight.saturating_sub(s.accounted + more);
         let message = if s.message.is_empty() {
             None
         } else {
@@ -701,5 +734,32 @@ mod tests {
             assert_eq!(r.sequences_in_flight(), 0);
             assert_eq!(r.bytes_in_flight(), 0);
         }
+    }
+
+    #[test]
+    fn reassembly_reserves_the_whole_message_once() {
+        let ctl = Term::tuple(vec![Term::Int(2), Term::atom(""), Term::atom("x")]);
+        let big = Term::binary(vec![7u8; 64 * 1024]);
+        let mut s = DistSender::with_mode(SendMode::Fragments).with_fragment_size(4096);
+        let mut wire = Vec::new();
+        s.encode(&ctl, Some(&big), &mut wire).unwrap();
+        let mut dec = framing::FrameDecoder::new();
+        dec.push(&wire);
+        let mut r = DistReceiver::default();
+        let mut got = None;
+        let mut first = true;
+        while let Some(f) = dec.next_frame() {
+            let framing::Frame::Data(body) = f.unwrap() else {
+                panic!("tick")
+            };
+            got = r.receive(body).unwrap();
+            if first {
+                // The room for the whole message is reserved (and counted) at once.
+                assert!(r.bytes_in_flight() >= 64 * 1024, "{}", r.bytes_in_flight());
+                first = false;
+            }
+        }
+        assert_eq!(got.unwrap().message.as_ref(), Some(&big));
+        assert_eq!(r.bytes_in_flight(), 0);
     }
 }
