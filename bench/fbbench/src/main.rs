@@ -1,29 +1,29 @@
-//! `fbbench`: the ferrobeam sides of the benchmarks that `scripts/bench` runs beside
-//! Erlang/OTP. Each role is a separate OS process, so that the two nodes of a workload
-//! can be pinned to different cores exactly as the Erlang nodes are:
+//! `fbbench`: the ferrobeam sides of the two-node benchmarks that `scripts/bench` runs
+//! beside Erlang/OTP, and the raw TCP floor (the one-node workloads are
+//! `crates/ferrobeam/benches/local.rs`). Each role is a separate OS process, so that
+//! the two nodes of a workload can be pinned to different cores exactly as the Erlang
+//! nodes are:
 //!
 //! ```text
 //! fbbench peer   sname=b cookie=c epmd_port=P          # node B: `sink` and `echo`
 //! fbbench drive  sname=a cookie=c epmd_port=P peer=b@host workload=oneway kind=small count=N
-//! fbbench local  workload=pingpong count=N            # one-node workloads
 //! fbbench raw-server port=P                           # the raw TCP floor, server side
 //! fbbench raw-client port=P workload=raw_rtt count=N
 //! ```
 //!
 //! Arguments are `key=value` pairs, the same ones the Erlang modules in `bench/erlang`
-//! take, so the harness passes identical arguments to both. `drive`, `local` and
-//! `raw-client` print
-//! `READY`, then run one repetition for each `rep I` line read from standard input
-//! (the harness interleaves the repetitions of the pairings this way), printing
+//! take, so the harness passes identical arguments to both. `drive` and `raw-client`
+//! print `READY`, then run one repetition for each `rep I` line read from standard
+//! input (the harness interleaves the repetitions of the pairings this way), printing
 //! `RESULT rep=I key=value ...` and `DONE I`, until `quit`. Everything ends with `END`
 //! (or `ERROR why`).
+//!
 //! `runtime=current|multi|spin` picks the Tokio runtime (default `multi`: one worker per
 //! core the process may run on, which is one under the harness's `taskset`; `spin` is
 //! an experiment recorded in BENCHMARKS.md: workers busy-wait `spin_us` before
 //! parking, as BEAM schedulers do).
 
 mod drive;
-mod local;
 mod peer;
 mod raw;
 mod stats;
@@ -112,7 +112,7 @@ fn runtime(args: &Args) -> std::io::Result<tokio::runtime::Runtime> {
 fn main() -> ExitCode {
     let mut argv = std::env::args().skip(1);
     let Some(role) = argv.next() else {
-        eprintln!("usage: fbbench peer|drive|raw-server|raw-client|local key=value...");
+        eprintln!("usage: fbbench peer|drive|raw-server|raw-client key=value...");
         return ExitCode::from(2);
     };
     let args = match Args::parse(argv) {
@@ -135,7 +135,6 @@ fn main() -> ExitCode {
             "drive" => drive::run(&args).await,
             "raw-server" => raw::server(&args).await,
             "raw-client" => raw::client(&args).await,
-            "local" => local::run(&args).await,
             other => Err(format!("unknown role {other:?}")),
         }
     });
