@@ -173,7 +173,11 @@ impl Ctx {
                 proc.hot.store(true, Ordering::Relaxed);
                 return Poll::Ready(m);
             }
-            if !spun && proc.hot.load(Ordering::Relaxed) && proc.node.spins() {
+            if !spun
+                && proc.hot.load(Ordering::Relaxed)
+                && proc.node.spins()
+                && !crate::process::woke_someone()
+            {
                 if local.spin_skip > 0 {
                     local.spin_skip -= 1;
                 } else {

@@ -719,7 +719,7 @@ impl Node {
         match res {
             Some(Ok(waker)) => {
                 if let Some(w) = waker {
-                    w.wake();
+                    crate::process::wake(w);
                 }
                 Ok(())
             }
@@ -742,7 +742,7 @@ impl Node {
         };
         res.map(|w| {
             if let Some(w) = w {
-                w.wake();
+                crate::process::wake(w);
             }
         })
     }

@@ -89,6 +89,26 @@ pub(crate) struct Inbox {
     pub(crate) name: Option<Box<Atom>>,
 }
 
+thread_local! {
+    /// This thread woke a process during the current poll of a process task: that
+    /// process most likely runs next on this very thread, so busy-waiting for its
+    /// answer would only delay it.
+    static WOKE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Wakes a process task, noting it (see `WOKE`).
+#[inline]
+pub(crate) fn wake(w: Waker) {
+    WOKE.with(|c| c.set(true));
+    w.wake();
+}
+
+/// True if this thread woke a process during the current process poll.
+#[inline]
+pub(crate) fn woke_someone() -> bool {
+    WOKE.with(|c| c.get())
+}
+
 /// How long a receive that ran dry busy-waits before it parks the process (see
 /// [`Proc::spin_wait`]).
 const SPIN_TIME: std::time::Duration = std::time::Duration::from_micros(2);
@@ -209,7 +229,7 @@ impl Proc {
     #[inline]
     pub(crate) fn push_wake(&self, sig: Sig) -> Result<(), (Sig, Term)> {
         if let Some(w) = self.push(sig)? {
-            w.wake();
+            wake(w);
         }
         Ok(())
     }
@@ -654,6 +674,7 @@ where
                     }
                     proc.parked.store(false, Ordering::Relaxed);
                     proc.hot.store(false, Ordering::Relaxed);
+                    WOKE.with(|c| c.set(false));
                     // SAFETY: the process future lives in the heap allocation of
                     // `state`, which is never moved out of: it is only dropped in
                     // place, by assigning `Stage::Done` (or by dropping the box).
