@@ -235,8 +235,9 @@ impl Ord for Atom {
 }
 
 impl Hash for Atom {
+    /// Hashes exactly as the atom's `&str` does, so that `Borrow<str>` lookups work.
     fn hash<H: Hasher>(&self, state: &mut H) {
-        self.as_bytes().hash(state)
+        self.as_str().hash(state)
     }
 }
 
@@ -304,6 +305,15 @@ mod tests {
                 assert_eq!(b, a);
             }
         }
+    }
+
+    #[test]
+    fn hash_map_lookups_by_str_find_atoms() {
+        let mut m = std::collections::HashMap::new();
+        m.insert(Atom::new("ok"), 1);
+        m.insert(Atom::new("a_rather_long_atom_name_that_is_on_the_heap"), 2);
+        assert_eq!(m.get("ok"), Some(&1));
+        assert_eq!(m.get("a_rather_long_atom_name_that_is_on_the_heap"), Some(&2));
     }
 
     #[test]
