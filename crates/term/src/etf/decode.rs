@@ -353,7 +353,7 @@ impl<'a> Decoder<'a> {
     }
 
     /// Decodes one term into `slot`: the common leaves straight into it, everything else
-    /// through [`Decoder::other`]. Every path writes the slot: the returned reference,
+    /// through [`Decoder::other_to`]. Every path writes the slot: the returned reference,
     /// which only `MaybeUninit::write` hands out, shows it.
     #[inline(always)]
     fn term_to<'s>(&mut self, slot: &'s mut MaybeUninit<Term>, depth: usize) -> &'s mut Term {
@@ -364,7 +364,7 @@ impl<'a> Decoder<'a> {
         } else {
             // Containers recurse from here. In debug builds `leaf_to` is a call of its
             // own, so its temporaries are not in the frame of every nesting level.
-            slot.write(self.other(t, at, depth))
+            self.other_to(t, at, depth, slot)
         }
     }
 
@@ -452,24 +452,30 @@ impl<'a> Decoder<'a> {
     /// Containers (which recurse, one level deeper) and the less common leaves. Kept
     /// small, as it is on the recursion path: one frame of it per nesting level.
     #[inline(never)]
-    fn other(&mut self, t: u8, at: usize, depth: usize) -> Term {
+    fn other_to<'s>(
+        &mut self,
+        t: u8,
+        at: usize,
+        depth: usize,
+        slot: &'s mut MaybeUninit<Term>,
+    ) -> &'s mut Term {
+        // Tuples and lists are written into the slot here, not returned: a returned term
+        // would be copied into the slot through a temporary, which stalls.
         match t {
-            tag::SMALL_TUPLE | tag::LARGE_TUPLE => self.tuple(t, at, depth),
-            tag::LIST => self.list(depth, at),
-            tag::MAP => self.map(depth, at),
-            tag::NEW_FUN => self.new_fun(depth, at),
-            _ => self.rare(t, at),
+            tag::SMALL_TUPLE | tag::LARGE_TUPLE => {
+                let n = if t == tag::SMALL_TUPLE {
+                    self.u8("SMALL_TUPLE_EXT arity") as usize
+                } else {
+                    self.count("LARGE_TUPLE_EXT arity", 1, 0)
+                };
+                let v = self.elements(n, depth, at);
+                slot.write(Term::Tuple(v))
+            }
+            tag::LIST => self.list_to(depth, at, slot),
+            tag::MAP => slot.write(self.map(depth, at)),
+            tag::NEW_FUN => slot.write(self.new_fun(depth, at)),
+            _ => slot.write(self.rare(t, at)),
         }
-    }
-
-    #[inline]
-    fn tuple(&mut self, t: u8, at: usize, depth: usize) -> Term {
-        let n = if t == tag::SMALL_TUPLE {
-            self.u8("SMALL_TUPLE_EXT arity") as usize
-        } else {
-            self.count("LARGE_TUPLE_EXT arity", 1, 0)
-        };
-        Term::Tuple(self.elements(n, depth, at))
     }
 
     /// The leaves that [`Decoder::term`] does not decode inline.
@@ -533,9 +539,14 @@ impl<'a> Decoder<'a> {
     /// `LIST_EXT`: elements, then a tail. A tail that is itself a list (`LIST_EXT` or
     /// `STRING_EXT`, as other encoders may write) is spliced in by looping, not recursing.
     #[inline(never)]
-    fn list(&mut self, depth: usize, at: usize) -> Term {
+    fn list_to<'s>(
+        &mut self,
+        depth: usize,
+        at: usize,
+        slot: &'s mut MaybeUninit<Term>,
+    ) -> &'s mut Term {
         if !self.depth_ok(depth, at) {
-            return placeholder();
+            return slot.write(placeholder());
         }
         let mut v: Vec<Term> = Vec::new();
         loop {
@@ -545,20 +556,20 @@ impl<'a> Decoder<'a> {
             match self.buf.get(self.pos) {
                 Some(&tag::NIL) => {
                     self.pos += 1;
-                    return Term::List(v);
+                    return slot.write(Term::List(v));
                 }
                 Some(&tag::LIST) => self.pos += 1,
                 Some(&tag::STRING) => {
                     self.pos += 1;
                     self.string_into(&mut v);
-                    return Term::List(v);
+                    return slot.write(Term::List(v));
                 }
                 _ => {
                     // Not a list (lists were handled above): an improper list, or the
                     // tail alone when there were no elements. Also the way out after an
                     // error, as the input then looks empty.
                     let tail = self.term(depth + 1);
-                    return Term::improper_list(v, tail);
+                    return slot.write(Term::improper_list(v, tail));
                 }
             }
         }

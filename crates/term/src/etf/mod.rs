@@ -21,6 +21,11 @@
 //! The encoder makes no sizing pass: it writes into the caller's buffer (reused by a
 //! connection writer, so already large enough), reserving exactly for large binaries.
 //! [`encoded_len`] gives the exact size when a caller needs it up front.
+//! [`encode_vectored`] does not copy large binaries at all: it records them as
+//! [`Bytes`] references next to the rest of the encoding, for a vectored socket write.
+//! Terms without the version byte (as carried after a distribution header) come from
+//! [`encode_with`] and [`EncodeOptions::version`], and are read by
+//! [`decode_no_version_with`].
 //!
 //! # Decoding
 //!
@@ -36,7 +41,7 @@
 //! size ([`DecodeOptions::max_inflated_size`]), and refuses non-finite floats, atoms over
 //! 255 characters and maps with duplicate keys. Atoms are values, never interned, so a
 //! stream of distinct atoms costs no lasting memory. Binaries are zero-copy slices of the
-//! input [`Bytes`].
+//! input [`Bytes`] ([`decode_bytes`], [`decode_with`]; [`decode`] copies its `&[u8]` once).
 //!
 //! ```
 //! use ferrobeam_term::{etf, Term};
