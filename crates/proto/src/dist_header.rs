@@ -29,6 +29,7 @@ use bytes::Bytes;
 use ferrobeam_term::etf::{decode_no_version_with, encode_with, EncodeOptions};
 use ferrobeam_term::{Atom, DecodeError, DecodeOptions, Term};
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex, Weak};
 
 /// `131`: the version byte of the external term format.
 pub const VERSION_MAGIC: u8 = 131;
@@ -168,6 +169,78 @@ struct Sequence {
     next: u64,
 }
 
+/// Reassembly buffers of at least this capacity are recycled.
+const POOL_MIN_BUFFER: usize = 32 * 1024;
+/// Larger reassembly buffers are not kept.
+const POOL_MAX_BUFFER: usize = 16 * 1024 * 1024;
+/// Most bytes (of capacity) kept for reuse: a read can deliver many messages at
+/// once, whose buffers all come back when the receiving process has handled them.
+const POOL_MAX_BYTES: usize = 32 * 1024 * 1024;
+
+/// The reassembly buffers of messages that were delivered and dropped, kept for the
+/// next fragmented messages. A fresh buffer of a large message costs a page fault per
+/// 4 KiB written, as the allocator gives large freed blocks back to the kernel; a
+/// recycled one is already mapped (BEAM keeps its memory in its allocators' carriers
+/// for the same reason).
+#[derive(Default)]
+struct BufferPool {
+    /// The buffers, and the sum of their capacities.
+    free: Mutex<(Vec<Vec<u8>>, usize)>,
+}
+
+impl BufferPool {
+    /// An empty buffer with room for `n` bytes: a recycled one if one is large enough.
+    fn take(&self, n: usize) -> Vec<u8> {
+        if n >= POOL_MIN_BUFFER {
+            let mut free = self.free.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(i) = free.0.iter().position(|b| b.capacity() >= n) {
+                let b = free.0.swap_remove(i);
+                free.1 -= b.capacity();
+                return b;
+            }
+        }
+        Vec::with_capacity(n)
+    }
+}
+
+impl std::fmt::Debug for BufferPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.free.lock().map(|v| v.0.len()).unwrap_or(0);
+        write!(f, "BufferPool({n} free)")
+    }
+}
+
+/// A reassembled message's bytes; the buffer goes back to its pool when the last
+/// `Bytes` referring to it is dropped.
+struct Pooled {
+    buf: Vec<u8>,
+    pool: Weak<BufferPool>,
+}
+
+impl AsRef<[u8]> for Pooled {
+    fn as_ref(&self) -> &[u8] {
+        &self.buf
+    }
+}
+
+impl Drop for Pooled {
+    fn drop(&mut self) {
+        let cap = self.buf.capacity();
+        if !(POOL_MIN_BUFFER..=POOL_MAX_BUFFER).contains(&cap) {
+            return;
+        }
+        if let Some(pool) = self.pool.upgrade() {
+            let mut free = pool.free.lock().unwrap_or_else(|p| p.into_inner());
+            if free.1 + cap <= POOL_MAX_BYTES {
+                let mut b = std::mem::take(&mut self.buf);
+                b.clear();
+                free.0.push(b);
+                free.1 += cap;
+            }
+        }
+    }
+}
+
 /// The receiving side of a connection: its atom cache and fragment reassembly.
 #[derive(Debug)]
 pub struct DistReceiver {
@@ -175,6 +248,7 @@ pub struct DistReceiver {
     sequences: HashMap<u64, Sequence>,
     in_flight: usize,
     limits: ReceiverLimits,
+    pool: Arc<BufferPool>,
 }
 
 impl Default for DistReceiver {
@@ -191,6 +265,7 @@ impl DistReceiver {
             sequences: HashMap::new(),
             in_flight: 0,
             limits,
+            pool: Arc::default(),
         }
     }
 
@@ -345,7 +420,7 @@ impl DistReceiver {
             _ => part.len(),
         };
         self.account(reserve)?;
-        let mut message = Vec::with_capacity(reserve);
+        let mut message = self.pool.take(reserve);
         message.extend_from_slice(part);
         self.sequences.insert(
             seq,
@@ -389,6 +464,11 @@ impl DistReceiver {
         self.in_flight = self.in_flight.saturating_sub(s.accounted + more);
         let message = if s.message.is_empty() {
             None
+        } else if s.message.capacity() >= POOL_MIN_BUFFER {
+            Some(Bytes::from_owner(Pooled {
+                buf: s.message,
+                pool: Arc::downgrade(&self.pool),
+            }))
         } else {
             Some(Bytes::from(s.message))
         };
@@ -761,5 +841,52 @@ mod tests {
         }
         assert_eq!(got.unwrap().message.as_ref(), Some(&big));
         assert_eq!(r.bytes_in_flight(), 0);
+    }
+
+    #[test]
+    fn reassembly_buffers_are_recycled_once_the_message_is_dropped() {
+        let ctl = Term::tuple(vec![Term::Int(2), Term::atom(""), Term::atom("x")]);
+        let receive = |r: &mut DistReceiver, fill: u8| {
+            let big = Term::binary(vec![fill; 100 * 1024]);
+            let mut s = DistSender::with_mode(SendMode::Fragments).with_fragment_size(16384);
+            let mut wire = Vec::new();
+            s.encode(&ctl, Some(&big), &mut wire).unwrap();
+            let mut dec = framing::FrameDecoder::new();
+            dec.push(&wire);
+            let mut got = None;
+            while let Some(f) = dec.next_frame() {
+                let framing::Frame::Data(body) = f.unwrap() else {
+                    panic!("tick")
+                };
+                got = r.receive_raw(body).unwrap().or(got);
+            }
+            let m = got.unwrap().message.unwrap();
+            assert_eq!(
+                decode_no_version_with(m.clone(), &DecodeOptions::default())
+                    .unwrap()
+                    .0,
+                big
+            );
+            m
+        };
+        let mut r = DistReceiver::default();
+        let first = receive(&mut r, 1);
+        let ptr = first.as_ptr();
+        // While the message is alive its buffer is not reused.
+        let second = receive(&mut r, 2);
+        assert_ne!(second.as_ptr(), ptr);
+        assert_eq!(first[5..10], [1; 5]);
+        drop(first);
+        drop(second);
+        // Dropped: the next message is reassembled in one of the same buffers.
+        let third = receive(&mut r, 3);
+        assert_eq!(third[5..10], [3; 5]);
+        assert_eq!(r.pool.free.lock().unwrap().0.len(), 1);
+        drop(third);
+        assert_eq!(r.pool.free.lock().unwrap().0.len(), 2);
+        // A receiver that is gone lets the buffers go.
+        let fourth = receive(&mut r, 4);
+        drop(r);
+        drop(fourth);
     }
 }
