@@ -171,11 +171,12 @@ struct Sequence {
 
 /// Reassembly buffers of at least this capacity are recycled.
 const POOL_MIN_BUFFER: usize = 32 * 1024;
-/// Larger reassembly buffers are not kept.
-const POOL_MAX_BUFFER: usize = 16 * 1024 * 1024;
-/// Most bytes (of capacity) kept for reuse: a read can deliver many messages at
-/// once, whose buffers all come back when the receiving process has handled them.
-const POOL_MAX_BYTES: usize = 32 * 1024 * 1024;
+/// Larger reassembly buffers are not kept (9 MiB: an 8 MiB binary and its header).
+const POOL_MAX_BUFFER: usize = 9 * 1024 * 1024;
+/// Most bytes (of capacity) a connection keeps for reuse: a read can deliver many
+/// messages at once, whose buffers all come back when the receiving process has
+/// handled them.
+const POOL_MAX_BYTES: usize = 16 * 1024 * 1024;
 
 /// The reassembly buffers of messages that were delivered and dropped, kept for the
 /// next fragmented messages. A fresh buffer of a large message costs a page fault per
