@@ -313,7 +313,10 @@ mod tests {
         m.insert(Atom::new("ok"), 1);
         m.insert(Atom::new("a_rather_long_atom_name_that_is_on_the_heap"), 2);
         assert_eq!(m.get("ok"), Some(&1));
-        assert_eq!(m.get("a_rather_long_atom_name_that_is_on_the_heap"), Some(&2));
+        assert_eq!(
+            m.get("a_rather_long_atom_name_that_is_on_the_heap"),
+            Some(&2)
+        );
     }
 
     #[test]
