@@ -20,12 +20,13 @@
 //!
 //! `runtime=current|multi|spin` picks the Tokio runtime (default `multi`: one worker per
 //! core the process may run on, which is one under the harness's `taskset`; `spin` is
-//! an experiment recorded in BENCHMARKS.md: workers busy-wait `spin_us` before
-//! parking, as BEAM schedulers do).
+//! an experiment recorded in BENCHMARKS.md: before parking, workers poll the raw TCP
+//! sockets for up to `spin_us`, as BEAM schedulers poll before they sleep).
 
 mod drive;
 mod peer;
 mod raw;
+mod spin;
 mod stats;
 
 use std::collections::HashMap;
@@ -90,17 +91,14 @@ fn runtime(args: &Args) -> std::io::Result<tokio::runtime::Runtime> {
             .enable_all()
             .build(),
         "spin" => {
-            // Experiment: busy-wait before a worker parks, as BEAM schedulers do
-            // (`+sbwt`), so that an idle core does not halt between messages.
+            // Experiment (BENCHMARKS.md): before a worker parks, poll the sockets
+            // registered with `spin::watch` for up to `spin_us`, as a BEAM scheduler
+            // keeps polling a while before it sleeps; a socket that becomes readable
+            // meanwhile ends the spin, and the park then finds it ready at once.
             let us = args.int("spin_us", 50).unwrap_or(50);
             tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
-                .on_thread_park(move || {
-                    let t = std::time::Instant::now();
-                    while t.elapsed().as_micros() < us as u128 {
-                        std::hint::spin_loop();
-                    }
-                })
+                .on_thread_park(move || spin::until_readable(us))
                 .build()
         }
         _ => tokio::runtime::Builder::new_multi_thread()

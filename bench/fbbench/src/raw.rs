@@ -51,6 +51,7 @@ pub async fn server(args: &Args) -> Result<(), String> {
 
 async fn serve(mut s: TcpStream) -> std::io::Result<()> {
     s.set_nodelay(true)?;
+    crate::spin::watch(std::os::fd::AsRawFd::as_raw_fd(&s));
     let mut buf = vec![0u8; READ_BUF];
     loop {
         let mut hdr = [0u8; 9];
@@ -61,8 +62,9 @@ async fn serve(mut s: TcpStream) -> std::io::Result<()> {
         match hdr[0] {
             b'R' => {
                 let mut m = [0u8; RTT_BYTES];
+                let spin = spin_us();
                 for _ in 0..count {
-                    s.read_exact(&mut m).await?;
+                    read_exact_spinning(&mut s, &mut m, spin).await?;
                     s.write_all(&m).await?;
                 }
             }
@@ -141,6 +143,7 @@ pub async fn client(args: &Args) -> Result<(), String> {
     let size = args.int("size", 40)? as usize;
     let mut s = TcpStream::connect(("127.0.0.1", port)).await.map_err(io)?;
     s.set_nodelay(true).map_err(io)?;
+    crate::spin::watch(std::os::fd::AsRawFd::as_raw_fd(&s));
     println!("READY");
     crate::serve(async |rep| {
         if rtt {
@@ -165,10 +168,11 @@ async fn round_trips(s: &mut TcpStream, count: u64, rep: u64) -> std::io::Result
     let mut m = [7u8; RTT_BYTES];
     let mut lats = Vec::with_capacity(count as usize);
     let t0 = Instant::now();
+    let spin = spin_us();
     for _ in 0..count {
         let t = Instant::now();
         s.write_all(&m).await?;
-        s.read_exact(&mut m).await?;
+        read_exact_spinning(s, &mut m, spin).await?;
         lats.push(t.elapsed().as_nanos() as u64);
     }
     let mean = t0.elapsed().as_secs_f64() * 1e6 / count as f64;
@@ -230,4 +234,42 @@ async fn frames(s: &mut TcpStream, size: usize, count: u64, rep: u64) -> std::io
         ],
     );
     Ok(())
+}
+
+/// `FBB_RAW_SPIN_US` (an experiment, see BENCHMARKS.md): poll the socket without
+/// sleeping for up to that many microseconds before waiting for it, as a BEAM
+/// scheduler polls for a while before it sleeps.
+fn spin_us() -> u64 {
+    std::env::var("FBB_RAW_SPIN_US")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+async fn read_exact_spinning(
+    s: &mut TcpStream,
+    buf: &mut [u8],
+    spin_us: u64,
+) -> std::io::Result<()> {
+    let mut got = 0;
+    if spin_us > 0 {
+        use std::io::Read;
+        use std::os::fd::{AsRawFd, FromRawFd};
+        // Read with the system call directly: Tokio's `try_read` only tries once the
+        // reactor has seen the socket become readable, which it does not while this
+        // task spins. The socket is non-blocking (Tokio made it so).
+        // SAFETY: the descriptor stays open (owned by `s`) and is never closed here.
+        let mut raw =
+            std::mem::ManuallyDrop::new(unsafe { std::net::TcpStream::from_raw_fd(s.as_raw_fd()) });
+        let t = Instant::now();
+        while got < buf.len() && t.elapsed().as_micros() < spin_us as u128 {
+            match raw.read(&mut buf[got..]) {
+                Ok(0) => return Err(std::io::ErrorKind::UnexpectedEof.into()),
+                Ok(n) => got += n,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => std::hint::spin_loop(),
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    s.read_exact(&mut buf[got..]).await.map(|_| ())
 }
