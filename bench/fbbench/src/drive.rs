@@ -9,7 +9,8 @@
 //!   loop, N calls in all (`{ping, K}`, answered with itself).
 //! * `workload=hol size=S duration_ms=D interval_ms=I`: one process streams S-byte
 //!   binaries to the sink for D ms while another calls the echo server every I ms.
-//! * `workload=connect count=N`: N cycles of connect (timed) and disconnect.
+//! * `workload=connect count=N`: N cycles of connect (timed) and disconnect (run as a
+//!   hidden node, `hidden=true`, as the Erlang driver is run with `-hidden`).
 //!
 //! A sender that produces floods waits while the connection is busy
 //! ([`DistNode::is_busy`], BEAM's busy distribution port) and otherwise yields to the
@@ -314,12 +315,15 @@ async fn connect(dist: &DistNode, peer: &str, args: &Args, rep: u64) -> Result<(
     let count = args.int("count", 200)?;
     let mut lats = Vec::with_capacity(count as usize);
     for _ in 0..count {
-        // As fbb_driver: make sure the last connection is gone, then wait 1 ms.
-        while connected(dist, peer) {
-            dist.disconnect(peer);
+        // As fbb_driver: wait 1 ms, then until the last connection is gone (the peer
+        // may have connected back); the timed connect starts right after the check.
+        loop {
             tokio::time::sleep(Duration::from_millis(1)).await;
+            if !connected(dist, peer) {
+                break;
+            }
+            dist.disconnect(peer);
         }
-        tokio::time::sleep(Duration::from_millis(1)).await;
         let t = Instant::now();
         if !dist.connect(peer).await {
             return Err(format!("connect to {peer} failed"));

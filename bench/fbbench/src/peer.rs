@@ -11,13 +11,14 @@ use ferrobeam::dist::{self, DistConfig, DistNode, NameKind};
 use ferrobeam::gen_server::{self, CallFrom, CallReply, GenServer, StartOpts};
 use ferrobeam::{Atom, Ctx, Term};
 
-/// Starts a distributed node from `sname=`, `cookie=` and `epmd_port=`, with the EPMD
-/// the harness runs (none is started).
+/// Starts a distributed node from `sname=`, `cookie=`, `epmd_port=` and `hidden=`, with
+/// the EPMD the harness runs (none is started).
 pub async fn start_node(args: &Args) -> Result<DistNode, String> {
     let mut cfg = DistConfig::new(args.str("sname")?, NameKind::Short)
         .cookie(args.str("cookie")?)
         .epmd_port(args.int("epmd_port", 4369)? as u16);
     cfg.start_epmd = false;
+    cfg.hidden = args.str_or("hidden", "false") == "true";
     dist::start(cfg)
         .await
         .map_err(|e| format!("cannot start the node: {e}"))
