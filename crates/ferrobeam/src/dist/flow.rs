@@ -77,10 +77,27 @@ impl Flow {
             notified.await;
         }
     }
+
+    /// Waits, if the queue is busy, for it to drop back to the limit once (or for the
+    /// connection to close). Unlike [`Flow::wait_not_busy`] it does not wait again when
+    /// another sender refills the queue first: a suspended sender is resumed once, as
+    /// BEAM resumes the processes suspended on a busy distribution port. Otherwise a
+    /// process sending small messages would starve behind one that keeps the queue full
+    /// of large ones. Memory stays bounded: each sender adds at most one signal per
+    /// resumption before it is suspended again.
+    pub(crate) async fn wait_drained(&self) {
+        let notified = self.notify.notified();
+        let mut notified = std::pin::pin!(notified);
+        notified.as_mut().enable();
+        if !self.is_busy() {
+            return;
+        }
+        notified.await;
+    }
 }
 
 impl Gate for Flow {
     fn wait(self: Arc<Self>) -> Pin<Box<dyn Future<Output = ()> + Send>> {
-        Box::pin(async move { self.wait_not_busy().await })
+        Box::pin(async move { self.wait_drained().await })
     }
 }
