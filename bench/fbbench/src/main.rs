@@ -22,6 +22,8 @@
 //! core the process may run on, which is one under the harness's `taskset`; `spin` is
 //! an experiment recorded in BENCHMARKS.md: before parking, workers poll the raw TCP
 //! sockets for up to `spin_us`, as BEAM schedulers poll before they sleep).
+//! `event_interval=N` sets Tokio's `event_interval` and `busy_limit=N` the node's
+//! `DistConfig::busy_limit` (experiments of BENCHMARKS.md; the harness uses neither).
 
 mod drive;
 mod peer;
@@ -101,9 +103,16 @@ fn runtime(args: &Args) -> std::io::Result<tokio::runtime::Runtime> {
                 .on_thread_park(move || spin::until_readable(us))
                 .build()
         }
-        _ => tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build(),
+        _ => {
+            let mut b = tokio::runtime::Builder::new_multi_thread();
+            b.enable_all();
+            if let Ok(n) = args.int("event_interval", 0) {
+                if n > 0 {
+                    b.event_interval(n as u32);
+                }
+            }
+            b.build()
+        }
     }
 }
 

@@ -19,6 +19,11 @@ pub async fn start_node(args: &Args) -> Result<DistNode, String> {
         .epmd_port(args.int("epmd_port", 4369)? as u16);
     cfg.start_epmd = false;
     cfg.hidden = args.str_or("hidden", "false") == "true";
+    if let Ok(n) = args.int("busy_limit", 0) {
+        if n > 0 {
+            cfg.busy_limit = n as usize;
+        }
+    }
     dist::start(cfg)
         .await
         .map_err(|e| format!("cannot start the node: {e}"))
