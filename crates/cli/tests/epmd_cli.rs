@@ -6,7 +6,7 @@
 //! to `erl` and `epmd` through `ERL_EPMD_PORT`), so they run in parallel, and every process
 //! a test starts is stopped when the test ends, even when it fails.
 
-#[path = "epmd_support.rs"]
+#[path = "../../ferrobeam/tests/epmd_support.rs"]
 mod support;
 
 use std::io::{BufRead, BufReader, Read, Write};

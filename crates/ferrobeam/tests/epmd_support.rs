@@ -1,6 +1,7 @@
 //! Helpers shared by the EPMD tests: free ports, real Erlang tools, process guards.
 //!
-//! Included with `#[path = "epmd_support.rs"] mod support;`.
+//! Included with `#[path = "epmd_support.rs"] mod support;` here and from
+//! `crates/cli/tests/epmd_cli.rs` by its relative path (one copy for both crates).
 
 #![allow(dead_code)]
 
