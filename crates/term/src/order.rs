@@ -97,31 +97,23 @@ fn cmp_lists(a: &Term, b: &Term, exact: bool) -> Ordering {
             return o;
         }
     }
-    let n = ea.len().min(eb.len());
-    // Compare the remaining tails: a rest of a list, or the improper tail.
     let nil = Term::List(Vec::new());
-    let rest = |elems: &[Term], tail: Option<&Term>| -> Term {
-        if n < elems.len() {
-            match tail {
-                None => Term::List(elems[n..].to_vec()),
-                Some(t) => Term::ImproperList {
-                    elements: elems[n..].to_vec(),
-                    tail: Box::new(t.clone()),
-                },
-            }
-        } else {
-            tail.cloned().unwrap_or_else(|| nil.clone())
-        }
-    };
     if ea.len() == eb.len() {
-        match (ta, tb) {
+        return match (ta, tb) {
             (None, None) => Ordering::Equal,
             (Some(x), Some(y)) => compare(x, y, exact),
             (Some(x), None) => compare(x, &nil, exact),
             (None, Some(y)) => compare(&nil, y, exact),
-        }
+        };
+    }
+    // One side has elements left: its rest is a non-empty list. The other side's rest is
+    // `[]` or its improper tail, which is never a non-empty list, so the type ranks decide.
+    let rest_rank = |tail: Option<&Term>| tail.map_or(rank(&nil), rank);
+    let list_rank = rank(a); // a non-empty list
+    if ea.len() < eb.len() {
+        rest_rank(ta).cmp(&list_rank)
     } else {
-        compare(&rest(ea, ta), &rest(eb, tb), exact)
+        list_rank.cmp(&rest_rank(tb))
     }
 }
 
@@ -300,6 +292,10 @@ mod tests {
         let c = Term::improper_list(vec![Term::Int(1)], Term::Int(5));
         assert!(a < b);
         assert!(c < a); // [1|5] vs [1,2]: 5 (number) < [2] (list)
+        let d = Term::improper_list(vec![Term::Int(1)], Term::binary(&b""[..]));
+        assert!(d > a); // [1|<<>>] vs [1,2]: a bitstring sorts after a list
+        assert!(a < d);
+        assert!(Term::list(vec![Term::Int(1)]) < a); // [1] vs [1,2]: [] < [2]
         let one_bit = Term::bitstring(&[0x80], 1).unwrap();
         let byte = Term::binary(vec![0x80u8]);
         assert!(one_bit < byte);
