@@ -99,6 +99,14 @@ impl Out {
 const MAX_BATCH_BYTES: usize = 1 << 20;
 /// Most packets a writer gathers before writing.
 const MAX_BATCH_PACKETS: usize = 4096;
+/// The time slice of a connection's reader and writer: after working this long without
+/// waiting, each yields until the runtime has polled the I/O driver and run its other
+/// tasks. Without it the writer of a connection streaming large messages (or the
+/// reader of one receiving them) keeps its worker for many milliseconds, and the
+/// replies to small calls wait unread on the same connection (head-of-line blocking
+/// in the scheduler rather than on the wire). Tokio's own budget lets a task do 128
+/// operations before yielding, which here is up to 128 MiB of writing.
+const SLICE: Duration = Duration::from_micros(500);
 /// Messages larger than this go out in fragments of this size, when the peer accepts
 /// fragments (as BEAM does).
 pub(crate) const FRAGMENT_SIZE: usize = 64 * 1024;
@@ -552,9 +560,11 @@ async fn writer(
         closing: false,
     };
     let mut last_write = Instant::now();
+    let mut slice_start = Instant::now();
     loop {
         if !st.closing {
             if st.batch.is_empty() && st.streams.is_empty() {
+                slice_start = Instant::now();
                 tokio::select! {
                     biased;
                     m = rx.recv() => match m {
@@ -580,6 +590,11 @@ async fn writer(
                 return;
             }
             st.batch.clear();
+            let now = Instant::now();
+            if now.duration_since(slice_start) >= SLICE {
+                tokio::task::yield_now().await;
+                slice_start = Instant::now();
+            }
             last_write = Instant::now();
         }
         if st.closing {
@@ -594,13 +609,14 @@ async fn reader(
     inner: Arc<Inner>,
     peer: Atom,
     id: u64,
-    mut rd: OwnedReadHalf,
+    rd: OwnedReadHalf,
     mut dec: FrameDecoder,
     negotiated: u64,
     tick_req: Arc<Notify>,
 ) {
     let mut rx = DistReceiver::new(ReceiverLimits::default());
     let silence = inner.cfg.net_ticktime;
+    let mut slice_start = Instant::now();
     let reason = loop {
         let mut failed = None;
         while let Some(f) = dec.next_frame() {
@@ -624,20 +640,36 @@ async fn reader(
         }
         let want = dec.bytes_needed().clamp(8 * 1024, 1 << 20);
         dec.buffer_mut().reserve(want);
-        match tokio::time::timeout(silence, rd.read_buf(dec.buffer_mut())).await {
-            Err(_) => {
-                warn!(node = %inner.name, %peer, ?silence, "net_tick_timeout: nothing received from the peer");
-                break "net_tick_timeout";
-            }
-            Ok(Ok(0)) => {
+        match rd.try_read_buf(dec.buffer_mut()) {
+            Ok(0) => {
                 debug!(%peer, "the peer closed the connection");
                 break "connection_closed";
             }
-            Ok(Err(e)) => {
+            // More was waiting: the connection is busy. After a time slice of
+            // reading, let the other tasks of this worker (and the I/O driver) run.
+            Ok(_) => {
+                if slice_start.elapsed() >= SLICE {
+                    tokio::task::yield_now().await;
+                    slice_start = Instant::now();
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                match tokio::time::timeout(silence, rd.readable()).await {
+                    Err(_) => {
+                        warn!(node = %inner.name, %peer, ?silence, "net_tick_timeout: nothing received from the peer");
+                        break "net_tick_timeout";
+                    }
+                    Ok(Err(e)) => {
+                        debug!(%peer, "read failed: {e}");
+                        break "connection_closed";
+                    }
+                    Ok(Ok(())) => slice_start = Instant::now(),
+                }
+            }
+            Err(e) => {
                 debug!(%peer, "read failed: {e}");
                 break "connection_closed";
             }
-            Ok(Ok(_)) => {}
         }
     };
     inner.connection_down(&peer, id, reason);
