@@ -169,7 +169,8 @@ bulk(Sink, Bin, Deadline, N) ->
 
 probe(Peer, T0, Step, Deadline, K, Acc) ->
     Next = T0 + (K + 1) * Step,
-    case Next < Deadline of
+    %% No probe after the stream has ended, even when earlier probes ran late.
+    case Next < Deadline andalso now_ns() < Deadline of
         false -> Acc;
         true ->
             Wait = (Next - now_ns()) div 1000000,

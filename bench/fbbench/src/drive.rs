@@ -268,7 +268,8 @@ async fn hol(dist: &DistNode, peer: &str, args: &Args, rep: u64) -> Result<(), S
             let mut k = 0u64;
             loop {
                 let next = t0 + step * (k as u32 + 1);
-                if next >= deadline {
+                // No probe after the stream has ended, even when earlier probes ran late.
+                if next >= deadline || Instant::now() >= deadline {
                     break;
                 }
                 tokio::time::sleep_until(next.into()).await;
