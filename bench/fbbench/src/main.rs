@@ -18,17 +18,19 @@
 //! `RESULT rep=I key=value ...` and `DONE I`, until `quit`. Everything ends with `END`
 //! (or `ERROR why`).
 //!
-//! `runtime=current|multi|spin` picks the Tokio runtime (default `multi`: one worker per
-//! core the process may run on, which is one under the harness's `taskset`; `spin` is
-//! an experiment recorded in BENCHMARKS.md: before parking, workers poll the raw TCP
-//! sockets for up to `spin_us`, as BEAM schedulers poll before they sleep).
+//! `runtime=ferrobeam|tokio|current` picks the Tokio runtime. The default, `ferrobeam`,
+//! is `ferrobeam::runtime::builder()`, what a ferrobeam node should run on: Tokio's
+//! multi-threaded runtime (one worker per core the process may run on, which is one
+//! under the harness's `taskset`) whose workers poll the node's sockets for up to
+//! `spin_us` (default 50; 0 turns it off) before they sleep, as BEAM's schedulers do.
+//! The raw TCP floor watches its sockets the same way. `tokio` is the plain
+//! multi-threaded runtime, `current` the current-thread one.
 //! `event_interval=N` sets Tokio's `event_interval` and `busy_limit=N` the node's
 //! `DistConfig::busy_limit` (experiments of BENCHMARKS.md; the harness uses neither).
 
 mod drive;
 mod peer;
 mod raw;
-mod spin;
 mod stats;
 
 use std::collections::HashMap;
@@ -88,32 +90,27 @@ pub async fn serve(mut run: impl AsyncFnMut(u64) -> Result<(), String>) -> Resul
 }
 
 fn runtime(args: &Args) -> std::io::Result<tokio::runtime::Runtime> {
-    match args.str_or("runtime", "multi") {
-        "current" => tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build(),
-        "spin" => {
-            // Experiment (BENCHMARKS.md): before a worker parks, poll the sockets
-            // registered with `spin::watch` for up to `spin_us`, as a BEAM scheduler
-            // keeps polling a while before it sleeps; a socket that becomes readable
-            // meanwhile ends the spin, and the park then finds it ready at once.
-            let us = args.int("spin_us", 50).unwrap_or(50);
-            tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .on_thread_park(move || spin::until_readable(us))
-                .build()
+    let event_interval = args.int("event_interval", 0).unwrap_or(0);
+    let mut b = match args.str_or("runtime", "ferrobeam") {
+        "current" => {
+            let mut b = tokio::runtime::Builder::new_current_thread();
+            b.enable_all();
+            b
         }
-        _ => {
+        "tokio" => {
             let mut b = tokio::runtime::Builder::new_multi_thread();
             b.enable_all();
-            if let Ok(n) = args.int("event_interval", 0) {
-                if n > 0 {
-                    b.event_interval(n as u32);
-                }
-            }
-            b.build()
+            b
         }
+        _ => {
+            let us = args.int("spin_us", 50).unwrap_or(50);
+            ferrobeam::runtime::builder_with_spin(std::time::Duration::from_micros(us))
+        }
+    };
+    if event_interval > 0 {
+        b.event_interval(event_interval as u32);
     }
+    b.build()
 }
 
 fn main() -> ExitCode {

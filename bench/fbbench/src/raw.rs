@@ -51,7 +51,7 @@ pub async fn server(args: &Args) -> Result<(), String> {
 
 async fn serve(mut s: TcpStream) -> std::io::Result<()> {
     s.set_nodelay(true)?;
-    crate::spin::watch(std::os::fd::AsRawFd::as_raw_fd(&s));
+    let _watch = ferrobeam::runtime::Watch::new(&s);
     let mut buf = vec![0u8; READ_BUF];
     loop {
         let mut hdr = [0u8; 9];
@@ -143,7 +143,7 @@ pub async fn client(args: &Args) -> Result<(), String> {
     let size = args.int("size", 40)? as usize;
     let mut s = TcpStream::connect(("127.0.0.1", port)).await.map_err(io)?;
     s.set_nodelay(true).map_err(io)?;
-    crate::spin::watch(std::os::fd::AsRawFd::as_raw_fd(&s));
+    let _watch = ferrobeam::runtime::Watch::new(&s);
     println!("READY");
     crate::serve(async |rep| {
         if rtt {

@@ -104,9 +104,8 @@ fn config(opts: &NodeOpts, default_name: impl FnOnce() -> (String, NameKind)) ->
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, String> {
-    tokio::runtime::Builder::new_multi_thread()
+    ferrobeam::runtime::builder()
         .worker_threads(2)
-        .enable_all()
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))
 }

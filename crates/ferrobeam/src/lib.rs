@@ -73,6 +73,7 @@ mod node;
 mod process;
 pub mod reason;
 mod remote;
+pub mod runtime;
 mod signal;
 pub mod supervisor;
 mod suspend;

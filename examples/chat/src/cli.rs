@@ -86,9 +86,8 @@ pub fn run(cmd: ChatCommand) -> Result<ExitCode, String> {
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, String> {
-    tokio::runtime::Builder::new_multi_thread()
+    ferrobeam::runtime::builder()
         .worker_threads(2)
-        .enable_all()
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))
 }

@@ -100,9 +100,8 @@ pub fn run(args: RateLimitArgs) -> Result<ExitCode, String> {
         points: args.points.max(1),
         call_timeout: Duration::from_millis(args.call_timeout_ms.max(1)),
     };
-    let rt = tokio::runtime::Builder::new_multi_thread()
+    let rt = ferrobeam::runtime::builder()
         .worker_threads(2)
-        .enable_all()
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
     rt.block_on(async move {

@@ -80,9 +80,8 @@ pub fn run(args: TaskChatArgs) -> Result<ExitCode, String> {
     };
     let mut cfg = DistConfig::new(name.clone(), kind).epmd_port(args.epmd_port);
     cfg.cookie = args.cookie.clone();
-    let rt = tokio::runtime::Builder::new_multi_thread()
+    let rt = ferrobeam::runtime::builder()
         .worker_threads(2)
-        .enable_all()
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
     let code = rt.block_on(async move {

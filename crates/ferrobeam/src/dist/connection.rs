@@ -374,15 +374,17 @@ async fn accept_handshake(
 fn run(inner: Arc<Inner>, peer: Atom, id: u64, sock: TcpStream, c: Completed, leftover: Vec<u8>) {
     let hidden = c.is_hidden() || inner.cfg.hidden;
     let negotiated = c.flags;
+    // Watched by the busy-poll phase of `crate::runtime` while the reader runs.
+    let watch = crate::runtime::Watch::new(&sock);
     let (rd, wr) = sock.into_split();
-    let mut rd = Some(rd);
+    let mut rd = Some((rd, watch));
     let mut wr = Some(wr);
     let tick_req = Arc::new(Notify::new());
     let inner2 = inner.clone();
     let peer2 = peer.clone();
     let outcome = inner.connection_up(&peer, id, negotiated, hidden, |rx, flow| {
         let handle = inner2.node.handle().clone();
-        let (Some(rd), Some(wr)) = (rd.take(), wr.take()) else {
+        let (Some((rd, watch)), Some(wr)) = (rd.take(), wr.take()) else {
             unreachable!("halves are taken once")
         };
         handle.spawn(writer(
@@ -398,7 +400,10 @@ fn run(inner: Arc<Inner>, peer: Atom, id: u64, sock: TcpStream, c: Completed, le
         let mut dec = FrameDecoder::new();
         dec.push(&leftover);
         handle
-            .spawn(reader(inner2, peer2, id, rd, dec, negotiated, tick_req))
+            .spawn(async move {
+                let _watch = watch;
+                reader(inner2, peer2, id, rd, dec, negotiated, tick_req).await
+            })
             .abort_handle()
     });
     if let Outcome::Superseded = outcome {
