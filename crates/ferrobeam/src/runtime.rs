@@ -195,3 +195,26 @@ mod imp {
 
     pub(super) fn busy_poll(_: Duration) {}
 }
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use std::io::Write;
+    use std::time::Instant;
+
+    #[test]
+    fn a_readable_watched_socket_ends_the_busy_poll() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut c = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let (s, _) = l.accept().unwrap();
+        let w = Watch::new(&s);
+        c.write_all(b"x").unwrap();
+        let t = Instant::now();
+        busy_poll(Duration::from_secs(60));
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "the spin went on although a watched socket was readable"
+        );
+        drop(w);
+    }
+}
