@@ -138,7 +138,14 @@ fn main() -> ExitCode {
             "peer" => peer::run(&args).await,
             "drive" => drive::run(&args).await,
             "raw-server" => raw::server(&args).await,
-            "raw-client" => raw::client(&args).await,
+            // On a worker, as a node's processes are (the busy-poll phase runs when a
+            // worker parks, not when `block_on`'s thread waits).
+            "raw-client" => {
+                let args = args.clone();
+                tokio::spawn(async move { raw::client(&args).await })
+                    .await
+                    .unwrap_or_else(|e| Err(format!("the client task failed: {e}")))
+            }
             other => Err(format!("unknown role {other:?}")),
         }
     });

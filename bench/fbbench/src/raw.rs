@@ -145,15 +145,24 @@ pub async fn client(args: &Args) -> Result<(), String> {
     s.set_nodelay(true).map_err(io)?;
     let _watch = ferrobeam::runtime::Watch::new(&s);
     println!("READY");
-    crate::serve(async |rep| {
+    // The same protocol as `crate::serve`, written out so that the future is `Send`
+    // (it runs as a spawned task).
+    use tokio::io::AsyncBufReadExt;
+    let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        let Some(n) = line.trim().strip_prefix("rep ") else {
+            break;
+        };
+        let rep: u64 = n.parse().map_err(|_| format!("bad command {line:?}"))?;
         if rtt {
             round_trips(&mut s, count, rep).await
         } else {
             frames(&mut s, size, count, rep).await
         }
-        .map_err(io)
-    })
-    .await
+        .map_err(io)?;
+        println!("DONE {rep}");
+    }
+    Ok(())
 }
 
 fn header(mode: u8, count: u64) -> [u8; 9] {
