@@ -11,6 +11,11 @@
 //! `cargo bench -p ferrobeam --bench local -- [spawn|pingpong|oneway|all] [--count N]
 //! [--reps R]`. Prints one `name value unit` line per figure (the best of the
 //! repetitions for time, the median for memory).
+//!
+//! The runtime is `ferrobeam::runtime::builder()` with 2 workers (its busy-poll phase
+//! before a worker sleeps is the counterpart of BEAM's scheduler busy wait, on by
+//! default in both); `--spin-us N` changes the spin (0: none), `--tokio` uses Tokio's
+//! plain multi-threaded runtime, `--threads 1` the current-thread runtime.
 
 use ferrobeam::{Atom, Ctx, Node, Pid, Term};
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -213,10 +218,18 @@ fn main() {
             .enable_time()
             .build()
             .unwrap()
-    } else {
+    } else if args.iter().any(|a| a == "--tokio") {
         tokio::runtime::Builder::new_multi_thread()
             .worker_threads(threads)
             .enable_all()
+            .build()
+            .unwrap()
+    } else {
+        // The runtime a node should run on (with its busy-poll phase before a worker
+        // sleeps, as BEAM's schedulers have); `--spin-us 0` turns that off.
+        let us = arg(&args, "--spin-us").unwrap_or(50);
+        ferrobeam::runtime::builder_with_spin(Duration::from_micros(us))
+            .worker_threads(threads)
             .build()
             .unwrap()
     };

@@ -1,15 +1,20 @@
 //! The Tokio runtime a node runs best on: the multi-threaded runtime with a *busy-poll
 //! phase* before a worker sleeps, as BEAM's schedulers have (`+sbwt`).
 //!
-//! A worker with nothing to do parks in `epoll_wait`, and waking it when a packet
-//! arrives costs tens of microseconds on a virtual machine: most of a loopback round
-//! trip. BEAM's schedulers keep polling for a while before they sleep, so a reply that
-//! comes within that window is picked up at once. [`builder`] gives Tokio's workers the
-//! same habit: before parking, a worker polls the distribution sockets of the nodes in
-//! this OS process (without sleeping, with `poll(2)` and a zero timeout) for up to
-//! [`DEFAULT_SPIN`]; as soon as one is readable it stops, and the park that follows
-//! finds the socket ready without sleeping. A worker whose spins keep finding nothing
-//! backs off and spins only before some of its parks, so an idle node costs
+//! A worker with nothing to do parks in `epoll_wait` (or on a futex), and waking it
+//! costs tens of microseconds on a virtual machine: most of a loopback round trip, and
+//! far more than a local message. BEAM's schedulers keep polling for a while before
+//! they sleep, so work that comes within that window is picked up at once. [`builder`]
+//! gives Tokio's workers the same habit: before parking, a worker busy-polls for up to
+//! [`DEFAULT_SPIN`]. It polls the distribution sockets of the nodes in this OS process
+//! (with `poll(2)` and a zero timeout) and Tokio's global queue, and stops as soon as
+//! one of them has something; the park that follows then finds it without sleeping.
+//! While a worker spins, the other workers do not wake it for the tasks they queue,
+//! which saves a system call and a thread switch per hand-off.
+//!
+//! The spin adapts, as BEAM's does: a worker that, once parked, is woken soon after
+//! (work keeps coming) goes on spinning; one that sleeps long (an idle node) spins
+//! before fewer and fewer of its parks, down to one in 64, so an idle node costs
 //! (almost) nothing.
 //!
 //! Nothing depends on it: a node runs on any Tokio runtime. It only changes how soon a
@@ -28,8 +33,8 @@
 
 use std::time::Duration;
 
-/// How long a worker polls the distribution sockets before it parks (unless it is
-/// backing off): 50 µs, about a round trip on a loopback connection.
+/// How long a worker busy-polls before it parks (unless it is backing off): 50 µs,
+/// about a round trip on a loopback connection.
 pub const DEFAULT_SPIN: Duration = Duration::from_micros(50);
 
 /// Tokio's multi-threaded runtime with I/O and timers enabled and the busy-poll phase
@@ -44,13 +49,16 @@ pub fn builder_with_spin(spin: Duration) -> tokio::runtime::Builder {
     b.enable_all();
     if !spin.is_zero() {
         b.on_thread_park(move || busy_poll(spin));
+        b.on_thread_unpark(move || imp::unparked(spin));
     }
     b
 }
 
-/// Polls the watched sockets (the distribution connections of this OS process) until
-/// one is readable or `spin` has passed, with backoff: what a park hook of [`builder`]
-/// runs. Returns at once when there is no socket to watch.
+/// Busy-polls until a watched socket (the distribution connections of this OS process)
+/// is readable, the current runtime's global queue has a task, or `spin` has passed,
+/// with backoff: what the park hook of [`builder`] runs. Outside a [`builder`] runtime
+/// (where nothing tells the backoff that the worker was woken soon) a spin that finds
+/// nothing makes the next ones rarer.
 pub fn busy_poll(spin: Duration) {
     imp::busy_poll(spin)
 }
@@ -113,15 +121,23 @@ mod imp {
     struct State {
         generation: u64,
         fds: Vec<PollFd>,
-        /// Spins in a row that found nothing (capped).
+        /// Spins in a row that were not worth it (capped).
         fails: u32,
         /// Parks to let go by without spinning.
         skip: u32,
+        /// When the worker parked after a spin that found nothing.
+        parked_at: Option<Instant>,
     }
 
     thread_local! {
         static STATE: RefCell<State> = const {
-            RefCell::new(State { generation: u64::MAX, fds: Vec::new(), fails: 0, skip: 0 })
+            RefCell::new(State {
+                generation: u64::MAX,
+                fds: Vec::new(),
+                fails: 0,
+                skip: 0,
+                parked_at: None,
+            })
         };
     }
 
@@ -139,15 +155,12 @@ mod imp {
         GENERATION.fetch_add(1, Ordering::Release);
     }
 
-    pub(super) fn busy_poll(spin: Duration) {
-        STATE.with(|s| {
-            let Ok(mut s) = s.try_borrow_mut() else {
-                return;
-            };
+    impl State {
+        fn refresh(&mut self) {
             let generation = GENERATION.load(Ordering::Acquire);
-            if generation != s.generation {
+            if generation != self.generation {
                 let w = super::super::process::lock(&WATCHED);
-                s.fds = w
+                self.fds = w
                     .iter()
                     .map(|&fd| PollFd {
                         fd,
@@ -155,34 +168,85 @@ mod imp {
                         revents: 0,
                     })
                     .collect();
-                s.generation = generation;
+                self.generation = generation;
             }
-            if s.fds.is_empty() {
+        }
+
+        /// The spin was not worth it: spin before fewer of the next parks (1 in 2, 4,
+        /// ... 64).
+        fn fail(&mut self) {
+            self.fails = (self.fails + 1).min(6);
+            self.skip = (1 << self.fails) - 1;
+        }
+
+        fn success(&mut self) {
+            self.fails = 0;
+            self.skip = 0;
+        }
+    }
+
+    pub(super) fn busy_poll(spin: Duration) {
+        STATE.with(|s| {
+            let Ok(mut s) = s.try_borrow_mut() else {
                 return;
-            }
+            };
+            s.parked_at = None;
             if s.skip > 0 {
                 s.skip -= 1;
+                s.parked_at = Some(Instant::now());
                 return;
             }
+            s.refresh();
+            let metrics = tokio::runtime::Handle::try_current()
+                .ok()
+                .map(|h| h.metrics());
             let start = Instant::now();
             loop {
-                let n = s.fds.len() as std::ffi::c_ulong;
-                // SAFETY: `fds` is a valid array of `n` pollfd structures; a timeout of
-                // zero makes `poll` return at once. A descriptor closed meanwhile is
-                // reported as POLLNVAL, which only ends the spin early.
-                let ready = unsafe { poll(s.fds.as_mut_ptr(), n, 0) };
-                if ready != 0 {
-                    s.fails = 0;
+                if !s.fds.is_empty() {
+                    let n = s.fds.len() as std::ffi::c_ulong;
+                    // SAFETY: `fds` is a valid array of `n` pollfd structures; a timeout
+                    // of zero makes `poll` return at once. A descriptor closed meanwhile
+                    // is reported as POLLNVAL, which only ends the spin early.
+                    if unsafe { poll(s.fds.as_mut_ptr(), n, 0) } != 0 {
+                        s.success();
+                        return;
+                    }
+                } else {
+                    for _ in 0..64 {
+                        std::hint::spin_loop();
+                    }
+                }
+                if metrics.as_ref().is_some_and(|m| m.global_queue_depth() > 0) {
+                    s.success();
                     return;
                 }
                 if start.elapsed() >= spin {
                     break;
                 }
-                std::hint::spin_loop();
             }
-            // Nothing came: spin before fewer of the next parks (1 in 2, 4, ... 64).
-            s.fails = (s.fails + 1).min(6);
-            s.skip = (1 << s.fails) - 1;
+            // Judged when the worker wakes up (see `unparked`).
+            s.parked_at = Some(Instant::now());
+            if metrics.is_none() {
+                s.fail();
+            }
+        })
+    }
+
+    /// The worker woke up: if it had parked after a spin (or a skipped one) and work
+    /// came soon, spinning a little longer would have saved the wake-up, so it goes on
+    /// spinning; if it slept long, it spins before fewer parks.
+    pub(super) fn unparked(spin: Duration) {
+        STATE.with(|s| {
+            let Ok(mut s) = s.try_borrow_mut() else {
+                return;
+            };
+            if let Some(t) = s.parked_at.take() {
+                if t.elapsed() <= spin * 4 {
+                    s.success();
+                } else {
+                    s.fail();
+                }
+            }
         })
     }
 }
@@ -194,6 +258,8 @@ mod imp {
     pub(super) fn remove(_: i32) {}
 
     pub(super) fn busy_poll(_: Duration) {}
+
+    pub(super) fn unparked(_: Duration) {}
 }
 
 #[cfg(all(test, unix))]
