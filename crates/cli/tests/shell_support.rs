@@ -154,20 +154,7 @@ pub fn find(name: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-/// `erl`/`elixir`, or `None` with a printed notice (a panic with
-/// `FERROBEAM_REQUIRE_ERLANG=1`).
-pub fn beam_tool(tool: &str, test: &str) -> Option<PathBuf> {
-    let found = find(tool);
-    if found.is_none() {
-        if std::env::var("FERROBEAM_REQUIRE_ERLANG").as_deref() == Ok("1") {
-            panic!("{test}: {tool} is required (FERROBEAM_REQUIRE_ERLANG=1) but was not found");
-        }
-        eprintln!(
-            "SKIPPED {test}: {tool} not found (set FERROBEAM_REQUIRE_ERLANG=1 to fail instead)"
-        );
-    }
-    found
-}
+pub use ferrobeam_testkit::beam_tool;
 
 pub fn signal(pid: u32, sig: &str) {
     let st = Command::new("kill")

@@ -8,7 +8,6 @@
 
 #![allow(dead_code)]
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
@@ -16,29 +15,9 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, Command};
 use tokio::sync::mpsc;
 
-/// Finds an executable on `PATH`.
-pub fn find(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
-}
-
-/// The executable `name` (`erl`, `elixir`), or `None` with a printed notice (a panic
-/// when `FERROBEAM_REQUIRE_ERLANG=1`).
-pub fn require(name: &str, test: &str) -> Option<PathBuf> {
-    let found = find(name);
-    if found.is_none() {
-        if std::env::var("FERROBEAM_REQUIRE_ERLANG").as_deref() == Ok("1") {
-            panic!("{test}: {name} is required (FERROBEAM_REQUIRE_ERLANG=1) but was not found");
-        }
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIPPED {test}: {name} not found (set FERROBEAM_REQUIRE_ERLANG=1 to fail instead)"
-        );
-    }
-    found
-}
+#[path = "beam_support.rs"]
+mod beam_support;
+pub use beam_support::beam_tool as require;
 
 /// A short node name unique to this test process.
 pub fn sname(tag: &str) -> String {

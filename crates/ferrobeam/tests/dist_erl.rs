@@ -19,26 +19,13 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 use support::*;
 
-fn find(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
-}
+#[path = "beam_support.rs"]
+mod beam_support;
+use beam_support::find;
 
 /// `erl`, or `None` with a printed notice (a panic with `FERROBEAM_REQUIRE_ERLANG=1`).
 fn erl(test: &str) -> Option<PathBuf> {
-    let found = find("erl");
-    if found.is_none() {
-        if std::env::var("FERROBEAM_REQUIRE_ERLANG").as_deref() == Ok("1") {
-            panic!("{test}: erl is required (FERROBEAM_REQUIRE_ERLANG=1) but was not found");
-        }
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIPPED {test}: erl not found (set FERROBEAM_REQUIRE_ERLANG=1 to fail instead)"
-        );
-    }
-    found
+    beam_support::beam_tool("erl", test)
 }
 
 /// The agent an `erl` node runs: a registered process `agent` that prints every message

@@ -31,28 +31,24 @@ pub struct Erlang {
     pub epmd: PathBuf,
 }
 
+#[path = "beam_support.rs"]
+mod beam_support;
+use beam_support::find as find_in_path;
+
 /// The Erlang tools, or `None` (with a printed notice) when they are missing. Panics when
 /// they are missing and `FERROBEAM_REQUIRE_ERLANG=1`.
 pub fn erlang(test: &str) -> Option<Erlang> {
-    let found = find_in_path("erl").and_then(|erl| find_epmd().map(|epmd| Erlang { erl, epmd }));
+    let erl = beam_support::beam_tool("erl", test)?;
+    let found = find_epmd().map(|epmd| Erlang { erl, epmd });
     if found.is_none() {
         if std::env::var("FERROBEAM_REQUIRE_ERLANG").as_deref() == Ok("1") {
-            panic!(
-                "{test}: erl and epmd are required (FERROBEAM_REQUIRE_ERLANG=1) but were not found"
-            );
+            panic!("{test}: epmd is required (FERROBEAM_REQUIRE_ERLANG=1) but was not found");
         }
         eprintln!(
-            "SKIPPED {test}: erl/epmd not found (set FERROBEAM_REQUIRE_ERLANG=1 to fail instead)"
+            "SKIPPED {test}: epmd not found (set FERROBEAM_REQUIRE_ERLANG=1 to fail instead)"
         );
     }
     found
-}
-
-fn find_in_path(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
 }
 
 fn find_epmd() -> Option<PathBuf> {
