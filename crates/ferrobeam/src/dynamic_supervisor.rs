@@ -2,7 +2,7 @@
 //! a time ([`start_child`]), as Elixir's `DynamicSupervisor`.
 //!
 //! The strategy is one_for_one. Each child is restarted by its own
-//! [`Restart`](crate::supervisor::Restart) type; more than `intensity` restarts within
+//! [`Restart`] type; more than `intensity` restarts within
 //! `period` (Elixir's defaults: 3 in 5 seconds) make the supervisor terminate all
 //! children and exit with `shutdown`. Children are stopped in the reverse of their
 //! start order. `max_children` limits how many run at once.

@@ -10,7 +10,7 @@
 //! | `killed` | the exit reason of a process that received `kill`; linked processes get it |
 //! | `noproc` | the target of a link or monitor did not exist |
 //! | `shutdown`, `{shutdown, Term}` | orderly stop, e.g. by a supervisor |
-//! | `{panic, <<"Message">>}` | the process function panicked (see [`panic`]) |
+//! | `{panic, <<"Message">>}` | the process function panicked (see [`panic()`]) |
 //!
 //! A panic in a process becomes the exit reason `{panic, Message}`, where `Message` is
 //! the panic message as a UTF-8 binary. This mirrors Erlang's `{Reason, Stack}` for a

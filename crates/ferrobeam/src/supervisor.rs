@@ -8,7 +8,7 @@
 //! and a wait of at most the timeout, then `exit(Child, kill)`; or `kill` at once.
 //! Supervisors nest: a child can be a supervisor ([`ChildSpec::supervisor`]).
 //!
-//! The supervisor is a [`gen_server`](crate::gen_server) answering OTP's requests
+//! The supervisor is a [`gen_server`] answering OTP's requests
 //! (`which_children`, `count_children`, `{terminate_child, Id}`,
 //! `{restart_child, Id}`, `{delete_child, Id}`) with OTP's replies, so
 //! `supervisor:which_children/1` works on it from Erlang.

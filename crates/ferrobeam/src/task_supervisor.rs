@@ -1,4 +1,4 @@
-//! Task supervisor: runs tasks under a [`dynamic_supervisor`](crate::dynamic_supervisor),
+//! Task supervisor: runs tasks under a [`dynamic_supervisor`],
 //! as Elixir's `Task.Supervisor`.
 //!
 //! * [`start_child`] starts a fire-and-forget task;
