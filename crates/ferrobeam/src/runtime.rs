@@ -66,29 +66,31 @@ pub fn busy_poll(spin: Duration) {
 /// A socket watched by [`busy_poll`] until this is dropped. Every distribution
 /// connection is; an application may add its own latency-sensitive sockets.
 pub struct Watch {
+    /// This watch's entry in the watched set (a descriptor number alone could be a
+    /// later socket's, once this one is closed).
     #[cfg_attr(not(unix), allow(dead_code))]
-    fd: i32,
+    id: u64,
 }
 
 impl Watch {
     /// Watches the socket `s`.
     #[cfg(unix)]
     pub fn new(s: &impl std::os::fd::AsRawFd) -> Watch {
-        let fd = s.as_raw_fd();
-        imp::add(fd);
-        Watch { fd }
+        Watch {
+            id: imp::add(s.as_raw_fd()),
+        }
     }
 
     /// Nothing to watch on this platform.
     #[cfg(not(unix))]
     pub fn new<S>(_: &S) -> Watch {
-        Watch { fd: -1 }
+        Watch { id: 0 }
     }
 }
 
 impl Drop for Watch {
     fn drop(&mut self) {
-        imp::remove(self.fd);
+        imp::remove(self.id);
     }
 }
 
@@ -99,8 +101,9 @@ mod imp {
     use std::sync::Mutex;
     use std::time::{Duration, Instant};
 
-    /// The watched descriptors, and a generation that changes with them.
-    static WATCHED: Mutex<Vec<i32>> = Mutex::new(Vec::new());
+    /// The watched descriptors with their watch ids, and a generation that changes with
+    /// them (and gives the ids).
+    static WATCHED: Mutex<Vec<(u64, i32)>> = Mutex::new(Vec::new());
     static GENERATION: AtomicU64 = AtomicU64::new(0);
 
     #[repr(C)]
@@ -141,15 +144,16 @@ mod imp {
         };
     }
 
-    pub(super) fn add(fd: i32) {
+    pub(super) fn add(fd: i32) -> u64 {
         let mut w = super::super::process::lock(&WATCHED);
-        w.push(fd);
-        GENERATION.fetch_add(1, Ordering::Release);
+        let id = GENERATION.fetch_add(1, Ordering::Release) + 1;
+        w.push((id, fd));
+        id
     }
 
-    pub(super) fn remove(fd: i32) {
+    pub(super) fn remove(id: u64) {
         let mut w = super::super::process::lock(&WATCHED);
-        if let Some(i) = w.iter().position(|&f| f == fd) {
+        if let Some(i) = w.iter().position(|&(wid, _)| wid == id) {
             w.swap_remove(i);
         }
         GENERATION.fetch_add(1, Ordering::Release);
@@ -162,7 +166,7 @@ mod imp {
                 let w = super::super::process::lock(&WATCHED);
                 self.fds = w
                     .iter()
-                    .map(|&fd| PollFd {
+                    .map(|&(_, fd)| PollFd {
                         fd,
                         events: POLLIN,
                         revents: 0,
@@ -255,7 +259,7 @@ mod imp {
 mod imp {
     use std::time::Duration;
 
-    pub(super) fn remove(_: i32) {}
+    pub(super) fn remove(_: u64) {}
 
     pub(super) fn busy_poll(_: Duration) {}
 

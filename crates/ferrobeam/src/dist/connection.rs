@@ -595,12 +595,11 @@ async fn writer(
                 return;
             }
             st.batch.clear();
-            let now = Instant::now();
-            if now.duration_since(slice_start) >= SLICE {
+            last_write = Instant::now();
+            if last_write.duration_since(slice_start) >= SLICE {
                 tokio::task::yield_now().await;
                 slice_start = Instant::now();
             }
-            last_write = Instant::now();
         }
         if st.closing {
             let _ = wr.shutdown().await;
