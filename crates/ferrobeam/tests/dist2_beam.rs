@@ -17,38 +17,12 @@ use tokio::sync::mpsc;
 
 #[path = "beam_support.rs"]
 mod beam_support;
-pub use beam_support::beam_tool as require;
+pub use beam_support::{beam_tool as require, AGENT};
 
 /// A short node name unique to this test process.
 pub fn sname(tag: &str) -> String {
     format!("{tag}{}", std::process::id())
 }
-
-/// The agent: a registered process `agent` that prints every message it gets as
-/// `MSG Term` (and runs `{'$do', Fun}`), and a loop that evaluates the expressions
-/// written to standard input, printing `R Value`, with bindings kept between them.
-const AGENT: &str = r#"
-register(agent, spawn(fun Loop() ->
-    receive
-        {'$do', F} -> F(), Loop();
-        M -> io:format("MSG ~w~n", [M]), Loop()
-    end
-end)),
-io:format("READY ~w~n", [node()]),
-Eval = fun Eval(B) ->
-    case io:parse_erl_exprs('') of
-        {ok, Exprs, _} ->
-            B2 = try erl_eval:exprs(Exprs, B) of
-                     {value, V, NB} -> io:format("R ~w~n", [V]), NB
-                 catch C:E -> io:format("R {error,~w,~w}~n", [C, E]), B
-                 end,
-            Eval(B2);
-        {eof, _} -> halt();
-        {error, E, _} -> io:format("R {parse_error,~w}~n", [E]), Eval(B)
-    end
-end,
-Eval(erl_eval:new_bindings()).
-"#;
 
 /// A running `erl` with the agent; killed when dropped.
 pub struct Erl {

@@ -21,38 +21,12 @@ use support::*;
 
 #[path = "beam_support.rs"]
 mod beam_support;
-use beam_support::find;
+use beam_support::{find, AGENT};
 
 /// `erl`, or `None` with a printed notice (a panic with `FERROBEAM_REQUIRE_ERLANG=1`).
 fn erl(test: &str) -> Option<PathBuf> {
     beam_support::beam_tool("erl", test)
 }
-
-/// The agent an `erl` node runs: a registered process `agent` that prints every message
-/// as `MSG Term` (and runs `{'$do', Fun}`), and a loop that evaluates the expressions
-/// written to standard input, printing `R Value`.
-const AGENT: &str = r#"
-register(agent, spawn(fun Loop() ->
-    receive
-        {'$do', F} -> F(), Loop();
-        M -> io:format("MSG ~w~n", [M]), Loop()
-    end
-end)),
-io:format("READY ~w~n", [node()]),
-Eval = fun Eval(B) ->
-    case io:parse_erl_exprs('') of
-        {ok, Exprs, _} ->
-            B2 = try erl_eval:exprs(Exprs, B) of
-                     {value, V, NB} -> io:format("R ~w~n", [V]), NB
-                 catch C:E -> io:format("R {error,~w,~w}~n", [C, E]), B
-                 end,
-            Eval(B2);
-        {eof, _} -> halt();
-        {error, E, _} -> io:format("R {parse_error,~w}~n", [E]), Eval(B)
-    end
-end,
-Eval(erl_eval:new_bindings()).
-"#;
 
 /// A running `erl` with the agent. Killed (even when stopped) when dropped.
 struct Erl {
