@@ -710,6 +710,11 @@ fn control(
     let node = &inner.node;
     let me = &inner.name;
     let local = |p: &ferrobeam_term::Pid| p.node == *me;
+    let exit = |to: ferrobeam_term::Pid, from, reason, kind| {
+        if local(&to) {
+            node.deliver(Dest::Pid(to), Signal::Exit { from, reason, kind });
+        }
+    };
     match inner.track_incoming(peer, id, &msg) {
         // The connection was replaced or closed meanwhile.
         None => return Err("connection no longer current".into()),
@@ -811,18 +816,7 @@ fn control(
         | C::PayloadExit { from, to, reason }
         | C::PayloadExitTT {
             from, to, reason, ..
-        } => {
-            if local(&to) {
-                node.deliver(
-                    Dest::Pid(to),
-                    Signal::Exit {
-                        from,
-                        reason,
-                        kind: ExitKind::Link,
-                    },
-                );
-            }
-        }
+        } => exit(to, from, reason, ExitKind::Link),
         C::Exit2 { from, to, reason }
         | C::Exit2TT {
             from, to, reason, ..
@@ -830,18 +824,7 @@ fn control(
         | C::PayloadExit2 { from, to, reason }
         | C::PayloadExit2TT {
             from, to, reason, ..
-        } => {
-            if local(&to) {
-                node.deliver(
-                    Dest::Pid(to),
-                    Signal::Exit {
-                        from,
-                        reason,
-                        kind: ExitKind::Exit2,
-                    },
-                );
-            }
-        }
+        } => exit(to, from, reason, ExitKind::Exit2),
         C::MonitorP {
             from,
             to,
