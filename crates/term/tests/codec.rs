@@ -399,6 +399,17 @@ fn maps_sorted_and_duplicates_refused() {
         131, 116, 0, 0, 0, 2, 100, 0, 1, b'a', 97, 2, 100, 0, 1, b'a', 97, 1,
     ];
     assert!(decode(&dup).unwrap_err().reason.contains("twice"));
+    // A large duplicate key is not printed into the error: a 16 KiB big integer would
+    // be about 39,000 decimal digits, slow to make (quadratic) and large to log.
+    let mut big_dup = vec![131, 116, 0, 0, 0, 2];
+    for v in [1u8, 2] {
+        big_dup.extend_from_slice(&[111, 0, 0, 64, 0, 0]);
+        big_dup.extend(std::iter::repeat_n(0xA5, 16 * 1024));
+        big_dup.extend_from_slice(&[97, v]);
+    }
+    let e = decode(&big_dup).unwrap_err();
+    assert!(e.reason.contains("twice"), "{}", e.reason);
+    assert!(e.reason.len() < 200, "an error of {} bytes", e.reason.len());
 }
 
 #[test]

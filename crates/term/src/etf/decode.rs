@@ -597,7 +597,12 @@ impl<'a> Decoder<'a> {
             return placeholder();
         }
         if let Some(k) = sort_map(&mut entries) {
-            let reason = format!("map has the key {k} twice");
+            let reason = match &k {
+                Term::Atom(_) | Term::Int(_) => format!("map has the key {k} twice"),
+                // Not printed: a large key would make a large message, and printing a
+                // big integer in decimal takes time quadratic in its size.
+                _ => "map has the same key twice".to_string(),
+            };
             self.fail(at, reason);
             return placeholder();
         }
