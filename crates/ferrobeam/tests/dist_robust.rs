@@ -306,3 +306,63 @@ async fn restarted_peer_replaces_its_old_connection() {
     assert_eq!(a.nodes(), vec![Atom::new(&full("phoenix"))]);
     a.shutdown().await;
 }
+
+/// A raw `LINK {1, From, To}` packet (pass-through, no distribution header).
+fn link_packet(from: &ferrobeam::Pid, to: &ferrobeam::Pid) -> Vec<u8> {
+    let ctl = Term::tuple(vec![
+        Term::Int(1),
+        Term::Pid(from.clone()),
+        Term::Pid(to.clone()),
+    ]);
+    let mut body = vec![112];
+    body.extend_from_slice(&ferrobeam_term::etf::encode(&ctl));
+    let mut pkt = (body.len() as u32).to_be_bytes().to_vec();
+    pkt.extend_from_slice(&body);
+    pkt
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn links_not_from_the_peer_or_not_to_this_node_are_ignored() {
+    let c = Cluster::new().await;
+    let a = c.node("a").await;
+    // A process of node a that traps exits and reports what it gets.
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let target = a.node().spawn(move |ctx: ferrobeam::Ctx| async move {
+        ctx.trap_exit(true);
+        loop {
+            if tx.send(ctx.receive().await).is_err() {
+                return;
+            }
+        }
+    });
+    let mut sock = raw_peer(&c, &a, "linker").await;
+    let peer_pid = ferrobeam::Pid::new(full("linker").as_str(), 5, 0, 77);
+    let third = ferrobeam::Pid::new(full("elsewhere").as_str(), 6, 0, 1);
+    // From a process of a third node, and to a process of a third node: neither is
+    // linked, so losing the connection must not answer them.
+    sock.write_all(&link_packet(&third, &target)).await.unwrap();
+    sock.write_all(&link_packet(&peer_pid, &third))
+        .await
+        .unwrap();
+    // A real link from the peer.
+    sock.write_all(&link_packet(&peer_pid, &target))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    drop(sock);
+    let exit = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+        .await
+        .expect("no exit signal within 10 s")
+        .unwrap();
+    assert_eq!(
+        exit,
+        Term::tuple(vec![
+            Term::atom("EXIT"),
+            Term::Pid(peer_pid),
+            Term::atom("noconnection")
+        ])
+    );
+    let more = tokio::time::timeout(Duration::from_millis(500), rx.recv()).await;
+    assert!(more.is_err(), "unexpected: {more:?}");
+    a.shutdown().await;
+}

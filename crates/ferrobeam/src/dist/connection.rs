@@ -2,7 +2,7 @@
 //! it (one reader task and one writer task).
 
 use super::flow::Flow;
-use super::manager::{Inner, Outcome};
+use super::manager::{Inner, Outcome, Track};
 use super::random;
 use super::wire::{self, Batch, Pieces};
 use crate::signal::{Dest, ExitKind, Signal};
@@ -387,6 +387,7 @@ fn run(inner: Arc<Inner>, peer: Atom, id: u64, sock: TcpStream, c: Completed, le
         let (Some((rd, watch)), Some(wr)) = (rd.take(), wr.take()) else {
             unreachable!("halves are taken once")
         };
+        let reader_flow = flow.clone();
         handle.spawn(writer(
             inner2.clone(),
             peer2.clone(),
@@ -402,7 +403,17 @@ fn run(inner: Arc<Inner>, peer: Atom, id: u64, sock: TcpStream, c: Completed, le
         handle
             .spawn(async move {
                 let _watch = watch;
-                reader(inner2, peer2, id, rd, dec, negotiated, tick_req).await
+                reader(
+                    inner2,
+                    peer2,
+                    id,
+                    rd,
+                    dec,
+                    negotiated,
+                    tick_req,
+                    reader_flow,
+                )
+                .await
             })
             .abort_handle()
     });
@@ -609,6 +620,7 @@ async fn writer(
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn reader(
     inner: Arc<Inner>,
     peer: Atom,
@@ -617,6 +629,7 @@ async fn reader(
     mut dec: FrameDecoder,
     negotiated: u64,
     tick_req: Arc<Notify>,
+    flow: Arc<Flow>,
 ) {
     let mut rx = DistReceiver::new(ReceiverLimits::default());
     let silence = inner.cfg.net_ticktime;
@@ -631,7 +644,7 @@ async fn reader(
                 }
                 Ok(Frame::Tick) => tick_req.notify_one(),
                 Ok(Frame::Data(body)) => {
-                    if let Err(e) = packet(&inner, &peer, id, &mut rx, body, negotiated) {
+                    if let Err(e) = packet(&inner, &peer, id, &flow, &mut rx, body, negotiated) {
                         failed = Some(e);
                         break;
                     }
@@ -684,6 +697,7 @@ fn packet(
     inner: &Arc<Inner>,
     peer: &Atom,
     id: u64,
+    flow: &Flow,
     rx: &mut DistReceiver,
     body: Bytes,
     negotiated: u64,
@@ -695,7 +709,7 @@ fn packet(
         .decode_message(rx.limits().max_depth)
         .map_err(|e| e.to_string())?;
     let msg = ControlMessage::from_term(raw.control, message).map_err(|e| e.to_string())?;
-    control(inner, peer, id, msg, negotiated)
+    control(inner, peer, id, flow, msg, negotiated)
 }
 
 /// Acts on a control message from `peer`.
@@ -703,6 +717,7 @@ fn control(
     inner: &Arc<Inner>,
     peer: &Atom,
     id: u64,
+    flow: &Flow,
     msg: ControlMessage,
     negotiated: u64,
 ) -> Result<(), String> {
@@ -715,12 +730,31 @@ fn control(
             node.deliver(Dest::Pid(to), Signal::Exit { from, reason, kind });
         }
     };
-    match inner.track_incoming(peer, id, &msg) {
-        // The connection was replaced or closed meanwhile.
-        None => return Err("connection no longer current".into()),
-        // Ignored by the link protocol.
-        Some(false) => return Ok(()),
-        Some(true) => {}
+    // A link or monitor comes from a process of the peer, and a link is for a process
+    // here. Anything else would be tracked for this connection (and answered when it
+    // is lost) without ever being delivered.
+    match &msg {
+        C::Link { from, to } if from.node != *peer || !local(to) => {
+            debug!(%peer, "LINK from {from} to {to} ignored: not from the peer to this node");
+            return Ok(());
+        }
+        C::MonitorP { from, .. } if from.node != *peer => {
+            debug!(%peer, "MONITOR_P from {from} ignored: not from the peer");
+            return Ok(());
+        }
+        _ => {}
+    }
+    if Track::concerns(&msg) {
+        match inner.track_incoming(peer, id, &msg) {
+            // The connection was replaced or closed meanwhile.
+            None => return Err("connection no longer current".into()),
+            // Ignored by the link protocol.
+            Some(false) => return Ok(()),
+            Some(true) => {}
+        }
+    } else if flow.is_closed() {
+        // Checked without the connection table's lock, for every message.
+        return Err("connection no longer current".into());
     }
     match msg {
         C::Send { to, message } | C::SendTT { to, message, .. } => {

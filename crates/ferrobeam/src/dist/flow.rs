@@ -59,6 +59,12 @@ impl Flow {
         self.queued.load(Ordering::Acquire) > self.limit && !self.closed.load(Ordering::Acquire)
     }
 
+    /// True once the connection is gone (or was replaced).
+    #[inline]
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
     /// The connection is gone: nobody waits any more.
     pub(crate) fn close(&self) {
         self.closed.store(true, Ordering::Release);

@@ -122,6 +122,29 @@ impl Track {
         id
     }
 
+    /// True if [`Track::incoming`] acts on `msg` (keep the two in step). The other
+    /// messages, sends above all, need no look at the connection table.
+    pub(crate) fn concerns(msg: &ControlMessage) -> bool {
+        use ControlMessage as C;
+        matches!(
+            msg,
+            C::Link { .. }
+                | C::SpawnReply { .. }
+                | C::SpawnReplyTT { .. }
+                | C::UnlinkIdAck { .. }
+                | C::Unlink { .. }
+                | C::UnlinkId { .. }
+                | C::Exit { .. }
+                | C::ExitTT { .. }
+                | C::PayloadExit { .. }
+                | C::PayloadExitTT { .. }
+                | C::MonitorP { .. }
+                | C::DemonitorP { .. }
+                | C::MonitorPExit { .. }
+                | C::PayloadMonitorPExit { .. }
+        )
+    }
+
     /// Records what a control message read in does to the links and monitors. False
     /// if the message must not be delivered: a `LINK` for a pair whose unlink is still
     /// outstanding, which the link protocol ignores, or a `SPAWN_REPLY` to no request
