@@ -366,3 +366,69 @@ async fn links_not_from_the_peer_or_not_to_this_node_are_ignored() {
     assert!(more.is_err(), "unexpected: {more:?}");
     a.shutdown().await;
 }
+
+/// A `SEND` packet to the registered name `to` (pass-through, no distribution header):
+/// `{6, From, '', To}` and the message.
+fn reg_send_packet(from: &ferrobeam::Pid, to: &str, message: &Term) -> Vec<u8> {
+    let ctl = Term::tuple(vec![
+        Term::Int(6),
+        Term::Pid(from.clone()),
+        Term::atom(""),
+        Term::atom(to),
+    ]);
+    let mut body = vec![112];
+    body.extend_from_slice(&ferrobeam_term::etf::encode(&ctl));
+    body.extend_from_slice(&ferrobeam_term::etf::encode(message));
+    let mut pkt = (body.len() as u32).to_be_bytes().to_vec();
+    pkt.extend_from_slice(&body);
+    pkt
+}
+
+/// The receive limits of `DistConfig` are applied: a message that decodes into more
+/// terms than `max_message_terms` (a list of `[]`, one byte each on the wire but 48
+/// bytes each decoded), or a packet over `max_frame_size`, closes that connection; a
+/// message within the limits is delivered, and other connections are untouched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn receive_limits_from_the_config_close_the_offending_connection() {
+    let c = Cluster::new().await;
+    let mut cfg = c.config("a");
+    cfg.max_message_terms = 10_000;
+    cfg.max_frame_size = 256 * 1024;
+    let a = c.start(cfg).await;
+    let b = c.node("b").await;
+    let mut inbox = Mailbox::new(&a, Some("inbox"));
+    assert_eq!(b.ping(a.name().as_str()).await, Ping::Pong);
+    let from = ferrobeam::Pid::new(full("limits").as_str(), 5, 0, 77);
+
+    // Within the limits: delivered.
+    let mut sock = raw_peer(&c, &a, "limits").await;
+    let fits = Term::List(vec![Term::List(vec![]); 9_000]);
+    sock.write_all(&reg_send_packet(&from, "inbox", &fits))
+        .await
+        .unwrap();
+    assert_eq!(inbox.recv(5).await, fits);
+
+    // 20,000 terms in 20 KB: over the term limit.
+    let many = Term::List(vec![Term::List(vec![]); 20_000]);
+    sock.write_all(&reg_send_packet(&from, "inbox", &many))
+        .await
+        .unwrap();
+    read_until_closed(&mut sock, Duration::from_secs(5)).await;
+
+    // A 300 KiB binary: over the frame limit.
+    let mut sock = raw_peer(&c, &a, "limits2").await;
+    let big = Term::binary(vec![7u8; 300 * 1024]);
+    sock.write_all(&reg_send_packet(&from, "inbox", &big))
+        .await
+        .unwrap();
+    read_until_closed(&mut sock, Duration::from_secs(5)).await;
+
+    assert_eq!(inbox.try_recv(200).await, None);
+    assert_eq!(a.nodes(), vec![b.name().clone()]);
+    b.node()
+        .send(("inbox", a.name().as_str()), Term::atom("still_here"))
+        .unwrap();
+    assert_eq!(inbox.recv(5).await, Term::atom("still_here"));
+    a.shutdown().await;
+    b.shutdown().await;
+}

@@ -93,6 +93,9 @@ pub struct ReceiverLimits {
     pub max_sequences: usize,
     /// Most bytes held by all messages being reassembled.
     pub max_reassembly_bytes: usize,
+    /// Most terms one decoded control message or message may contain (see
+    /// [`DecodeOptions::max_terms`]): bounds the memory a packet decodes into.
+    pub max_terms: usize,
 }
 
 impl Default for ReceiverLimits {
@@ -101,6 +104,7 @@ impl Default for ReceiverLimits {
             max_depth: DecodeOptions::default().max_depth,
             max_sequences: 1024,
             max_reassembly_bytes: 256 * 1024 * 1024,
+            max_terms: DecodeOptions::default().max_terms,
         }
     }
 }
@@ -119,11 +123,12 @@ pub struct RawMessage {
 }
 
 impl RawMessage {
-    /// Decodes the message, if there is one. It must fill its bytes exactly.
-    pub fn decode_message(&self, max_depth: usize) -> Result<Option<Term>, DistError> {
+    /// Decodes the message, if there is one, within the nesting and size limits of
+    /// `limits`. It must fill its bytes exactly.
+    pub fn decode_message(&self, limits: &ReceiverLimits) -> Result<Option<Term>, DistError> {
         match &self.message {
             None => Ok(None),
-            Some(m) => decode_exact(m.clone(), &self.atoms, max_depth).map(Some),
+            Some(m) => decode_exact(m.clone(), &self.atoms, limits).map(Some),
         }
     }
 }
@@ -137,17 +142,22 @@ pub struct Received {
     pub message: Option<Term>,
 }
 
-fn opts(atoms: &[Option<Atom>], max_depth: usize) -> DecodeOptions<'_> {
+fn opts<'a>(atoms: &'a [Option<Atom>], limits: &ReceiverLimits) -> DecodeOptions<'a> {
     DecodeOptions {
-        max_depth,
+        max_depth: limits.max_depth,
+        max_terms: limits.max_terms,
         atom_cache: Some(atoms),
         ..DecodeOptions::default()
     }
 }
 
-fn decode_exact(input: Bytes, atoms: &[Option<Atom>], max_depth: usize) -> Result<Term, DistError> {
+fn decode_exact(
+    input: Bytes,
+    atoms: &[Option<Atom>],
+    limits: &ReceiverLimits,
+) -> Result<Term, DistError> {
     let len = input.len();
-    let (t, used) = decode_no_version_with(input, &opts(atoms, max_depth))?;
+    let (t, used) = decode_no_version_with(input, &opts(atoms, limits))?;
     if used != len {
         return Err(DistError::Term(format!(
             "{} bytes of trailing data after the message",
@@ -293,11 +303,10 @@ impl DistReceiver {
     /// Takes a packet body apart and decodes its terms. Returns `None` for a fragment
     /// that does not complete its message.
     pub fn receive(&mut self, packet: Bytes) -> Result<Option<Received>, DistError> {
-        let depth = self.limits.max_depth;
         match self.receive_raw(packet)? {
             None => Ok(None),
             Some(raw) => {
-                let message = raw.decode_message(depth)?;
+                let message = raw.decode_message(&self.limits)?;
                 Ok(Some(Received {
                     control: raw.control,
                     message,
@@ -356,7 +365,7 @@ impl DistReceiver {
             return Err(DistError::Term("no control message".into()));
         }
         let (control, used) =
-            decode_no_version_with(packet.slice(pos..), &opts(atoms, self.limits.max_depth))?;
+            decode_no_version_with(packet.slice(pos..), &opts(atoms, &self.limits))?;
         Ok((control, pos + used))
     }
 
@@ -778,7 +787,11 @@ mod tests {
         assert_eq!(r.cached_atom(0x3b).unwrap(), "b@vm");
         assert_eq!(r.cached_atom(4 << 8 | 0x77).unwrap(), "rex");
         assert_eq!(raw.control.to_string(), "{6,<0.54.0>,'',rex}");
-        let msg = raw.decode_message(64).unwrap().unwrap();
+        let limits = ReceiverLimits {
+            max_depth: 64,
+            ..ReceiverLimits::default()
+        };
+        let msg = raw.decode_message(&limits).unwrap().unwrap();
         assert_eq!(msg.to_string(), "{<0.54.0>,features_request}");
     }
 

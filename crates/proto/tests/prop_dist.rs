@@ -17,6 +17,7 @@ fn small_limits() -> ReceiverLimits {
         max_depth: 64,
         max_sequences: 8,
         max_reassembly_bytes: 1 << 20,
+        max_terms: 100_000,
     }
 }
 

@@ -512,3 +512,49 @@ fn vectored_encoding_references_large_binaries() {
     v.clear();
     assert!(v.is_empty());
 }
+
+/// One byte of input can be a 48-byte `Term` (`[]`, a character of a `STRING_EXT`), so
+/// the decoder counts the terms it builds: past `max_terms`, the decode fails before
+/// allocating, whether the terms are list elements, string characters, tuple elements or
+/// map entries, and at any depth.
+#[test]
+fn the_term_budget_bounds_what_a_decode_builds() {
+    let opts = |max_terms| DecodeOptions {
+        max_terms,
+        ..DecodeOptions::default()
+    };
+    // [[] x 1000]: 1000 elements.
+    let list = Term::List(vec![Term::List(vec![]); 1000]);
+    // "abc..." as STRING_EXT: 1000 characters.
+    let string = Term::List((0..1000).map(|i| Term::Int(i % 100 + 1)).collect());
+    let tuple = Term::tuple(vec![Term::Int(1); 1000]);
+    let map = Term::Map((0..500).map(|i| (Term::Int(i), Term::Int(i))).collect());
+    // The same list under three levels: 1003 terms in all.
+    let nested = Term::tuple(vec![Term::tuple(vec![Term::tuple(vec![list.clone()])])]);
+    for (t, terms) in [
+        (&list, 1000),
+        (&string, 1000),
+        (&tuple, 1000),
+        (&map, 1000),
+        (&nested, 1003),
+    ] {
+        let bytes = Bytes::from(encode(t));
+        let ok = etf::decode_with(bytes.clone(), &opts(terms)).expect("within the budget");
+        assert_eq!(&ok.0, t);
+        let err = etf::decode_with(bytes, &opts(terms - 1)).expect_err("over the budget");
+        assert!(
+            err.reason.contains("max_terms"),
+            "the error names the limit: {}",
+            err.reason
+        );
+    }
+    // The default allows a million-element list.
+    let big = Term::List(vec![Term::Int(7); 1_000_000]);
+    let bytes = Bytes::from(encode(&big));
+    assert_eq!(
+        etf::decode_with(bytes, &DecodeOptions::default())
+            .unwrap()
+            .0,
+        big
+    );
+}

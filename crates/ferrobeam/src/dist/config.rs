@@ -1,6 +1,7 @@
 //! The settings of a distributed node: [`DistConfig`].
 
 use super::name::NameKind;
+use ferrobeam_proto::dist_header::ReceiverLimits;
 use ferrobeam_proto::flags;
 use std::net::{IpAddr, Ipv4Addr};
 use std::ops::RangeInclusive;
@@ -74,6 +75,18 @@ pub struct DistConfig {
     /// connection counts as busy and processes that send to it are suspended (see
     /// [`DistNode::is_busy`](super::DistNode::is_busy)). Default 8 MiB.
     pub busy_limit: usize,
+    /// Largest packet accepted from a peer, in bytes (default 128 MiB). A peer that
+    /// announces a larger one is disconnected, with the size in the log. BEAM sends
+    /// messages over 64 KiB in fragments, so this bounds one fragment, not a message.
+    pub max_frame_size: usize,
+    /// Most bytes a connection may hold in messages being reassembled from fragments
+    /// (default 256 MiB): bounds the largest message received in fragments.
+    pub max_reassembly_bytes: usize,
+    /// Most terms one received message may decode into (default 16 Mi, see
+    /// [`DecodeOptions::max_terms`](ferrobeam_term::DecodeOptions::max_terms)). A decoded
+    /// term takes up to 48 times its encoded size, so this, not the packet size, bounds
+    /// the memory a packet decodes into. A peer that sends more is disconnected.
+    pub max_message_terms: usize,
 }
 
 impl std::fmt::Debug for DistConfig {
@@ -91,6 +104,11 @@ impl std::fmt::Debug for DistConfig {
             .field("start_epmd", &self.start_epmd)
             .field("handshake_timeout", &self.handshake_timeout)
             .field("flags", &flags::describe(self.flags))
+            .field("max_pending_signals", &self.max_pending_signals)
+            .field("busy_limit", &self.busy_limit)
+            .field("max_frame_size", &self.max_frame_size)
+            .field("max_reassembly_bytes", &self.max_reassembly_bytes)
+            .field("max_message_terms", &self.max_message_terms)
             .finish()
     }
 }
@@ -115,6 +133,9 @@ impl DistConfig {
             flags: DEFAULT_FLAGS,
             max_pending_signals: 100_000,
             busy_limit: 8 * 1024 * 1024,
+            max_frame_size: ferrobeam_proto::framing::DEFAULT_MAX_FRAME_SIZE,
+            max_reassembly_bytes: ReceiverLimits::default().max_reassembly_bytes,
+            max_message_terms: ReceiverLimits::default().max_terms,
         }
     }
 
@@ -158,5 +179,14 @@ impl DistConfig {
     pub fn handshake_timeout(mut self, t: Duration) -> Self {
         self.handshake_timeout = t;
         self
+    }
+
+    /// The limits a connection's receiver applies, from this configuration.
+    pub(crate) fn receiver_limits(&self) -> ReceiverLimits {
+        ReceiverLimits {
+            max_reassembly_bytes: self.max_reassembly_bytes,
+            max_terms: self.max_message_terms,
+            ..ReceiverLimits::default()
+        }
     }
 }

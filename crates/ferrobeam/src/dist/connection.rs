@@ -8,7 +8,7 @@ use super::wire::{self, Batch, Pieces};
 use crate::signal::{Dest, ExitKind, Signal};
 use bytes::Bytes;
 use ferrobeam_proto::control::{ControlMessage, ProcRef, SpawnResult};
-use ferrobeam_proto::dist_header::{DistReceiver, ReceiverLimits, SendMode};
+use ferrobeam_proto::dist_header::{DistReceiver, SendMode};
 use ferrobeam_proto::framing::{Frame, FrameDecoder};
 use ferrobeam_proto::handshake::{
     AcceptStatus, Completed, Config, Cookie as HsCookie, Event, Handshake, HandshakeError, PeerName,
@@ -398,7 +398,7 @@ fn run(inner: Arc<Inner>, peer: Atom, id: u64, sock: TcpStream, c: Completed, le
             tick_req.clone(),
             flow,
         ));
-        let mut dec = FrameDecoder::new();
+        let mut dec = FrameDecoder::with_max_frame_size(inner2.cfg.max_frame_size);
         dec.push(&leftover);
         handle
             .spawn(async move {
@@ -631,7 +631,7 @@ async fn reader(
     tick_req: Arc<Notify>,
     flow: Arc<Flow>,
 ) {
-    let mut rx = DistReceiver::new(ReceiverLimits::default());
+    let mut rx = DistReceiver::new(inner.cfg.receiver_limits());
     let silence = inner.cfg.net_ticktime;
     let mut slice_start = Instant::now();
     let reason = loop {
@@ -705,9 +705,7 @@ fn packet(
     let Some(raw) = rx.receive_raw(body).map_err(|e| e.to_string())? else {
         return Ok(());
     };
-    let message = raw
-        .decode_message(rx.limits().max_depth)
-        .map_err(|e| e.to_string())?;
+    let message = raw.decode_message(rx.limits()).map_err(|e| e.to_string())?;
     let msg = ControlMessage::from_term(raw.control, message).map_err(|e| e.to_string())?;
     control(inner, peer, id, flow, msg, negotiated)
 }

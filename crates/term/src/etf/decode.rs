@@ -167,6 +167,9 @@ struct Decoder<'a> {
     buf: &'a [u8],
     pos: usize,
     max_depth: usize,
+    /// Terms that may still be built (see [`DecodeOptions::max_terms`]).
+    terms_left: usize,
+    max_terms: usize,
     atom_cache: Option<&'a [Option<Atom>]>,
     /// Set when an `ATOM_CACHE_REF` was decoded; funs that contain one are re-encoded.
     used_cache: bool,
@@ -230,6 +233,8 @@ impl<'a> Decoder<'a> {
             buf: src,
             pos,
             max_depth: opts.max_depth,
+            terms_left: opts.max_terms,
+            max_terms: opts.max_terms,
             atom_cache: opts.atom_cache,
             used_cache: false,
             err: None,
@@ -337,6 +342,32 @@ impl<'a> Decoder<'a> {
         let reason = format!(
             "{what} of {n} claims at least {need} bytes, {} remain",
             self.remaining()
+        );
+        self.fail(at, reason);
+    }
+
+    /// Takes `n` terms from the budget: false (after recording an error) if that would
+    /// build more than [`DecodeOptions::max_terms`].
+    #[inline]
+    fn budget(&mut self, n: usize, at: usize) -> bool {
+        match self.terms_left.checked_sub(n) {
+            Some(left) => {
+                self.terms_left = left;
+                true
+            }
+            None => {
+                self.over_budget(at);
+                false
+            }
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn over_budget(&mut self, at: usize) {
+        let reason = format!(
+            "the term has more than {} elements (the limit, DecodeOptions::max_terms)",
+            self.max_terms
         );
         self.fail(at, reason);
     }
@@ -531,6 +562,9 @@ impl<'a> Decoder<'a> {
             self.fail(at, reason);
             return Vec::new();
         }
+        if !self.budget(n, at) {
+            return Vec::new();
+        }
         let mut v = Vec::with_capacity(n);
         self.push_terms(&mut v, n, depth + 1);
         v
@@ -551,6 +585,9 @@ impl<'a> Decoder<'a> {
         let mut v: Vec<Term> = Vec::new();
         loop {
             let n = self.count("LIST_EXT length", 1, 1);
+            if !self.budget(n, at) {
+                return slot.write(placeholder());
+            }
             v.reserve(n);
             self.push_terms(&mut v, n, depth + 1);
             match self.buf.get(self.pos) {
@@ -578,7 +615,7 @@ impl<'a> Decoder<'a> {
     #[inline(never)]
     fn map(&mut self, depth: usize, at: usize) -> Term {
         let n = self.count("MAP_EXT arity", 2, 0);
-        if n == 0 || !self.depth_ok(depth, at) {
+        if n == 0 || !self.depth_ok(depth, at) || !self.budget(n.saturating_mul(2), at) {
             return Term::Map(TermMap::new());
         }
         let mut entries = Vec::with_capacity(n);
@@ -611,8 +648,12 @@ impl<'a> Decoder<'a> {
 
     /// `STRING_EXT` body: appends its bytes as integers.
     fn string_into(&mut self, v: &mut Vec<Term>) {
+        let at = self.pos;
         let n = self.u16("STRING_EXT length") as usize;
         let s = self.take(n, "STRING_EXT");
+        if !self.budget(s.len(), at) {
+            return;
+        }
         v.reserve(s.len());
         v.extend(s.iter().map(|&b| Term::Int(b as i64)));
     }
@@ -895,6 +936,9 @@ impl<'a> Decoder<'a> {
         if nparts > end.saturating_sub(self.pos) {
             let reason = format!("NEW_FUN_EXT claims {num_free} free variables in too few bytes");
             self.fail(at, reason);
+            return placeholder();
+        }
+        if !self.budget(nparts, at) {
             return placeholder();
         }
         let mut parts = Vec::with_capacity(nparts);

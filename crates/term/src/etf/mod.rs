@@ -38,7 +38,9 @@
 //! Untrusted input is safe: the decoder never panics, checks every length against the
 //! remaining input before allocating, limits nesting ([`DecodeOptions::max_depth`]; the
 //! tails of lists are followed iteratively, so a long list is not deep), limits inflated
-//! size ([`DecodeOptions::max_inflated_size`]), and refuses non-finite floats, atoms over
+//! size ([`DecodeOptions::max_inflated_size`]), limits the number of terms built
+//! ([`DecodeOptions::max_terms`]: a term takes 48 bytes decoded, however few it took
+//! encoded, so this bounds the memory of a decode), and refuses non-finite floats, atoms over
 //! 255 characters and maps with duplicate keys. Atoms are values, never interned, so a
 //! stream of distinct atoms costs no lasting memory. Binaries are zero-copy slices of the
 //! input [`Bytes`] ([`decode_bytes`], [`decode_with`]; [`decode`] copies its `&[u8]` once).
@@ -148,6 +150,9 @@ pub const DEFAULT_MAX_DEPTH: usize = 512;
 /// Default for [`DecodeOptions::max_inflated_size`]: 64 MiB.
 pub const DEFAULT_MAX_INFLATED_SIZE: usize = 64 << 20;
 
+/// Default for [`DecodeOptions::max_terms`]: 16 Mi terms, about 768 MiB decoded.
+pub const DEFAULT_MAX_TERMS: usize = 1 << 24;
+
 /// Decoder options.
 ///
 /// Build with struct update syntax so that fields added later keep their defaults:
@@ -168,6 +173,12 @@ pub struct DecodeOptions<'a> {
     pub atom_cache: Option<&'a [Option<Atom>]>,
     /// Largest uncompressed size accepted for a compressed term, in bytes.
     pub max_inflated_size: usize,
+    /// Most terms one decode may build: the elements of every tuple, list, map (keys
+    /// and values) and fun, counted together. A decoded [`Term`](crate::Term) takes 48
+    /// bytes however small its encoding (`[]` and the characters of a `STRING_EXT` take
+    /// one byte each), so this bounds the memory a decode allocates at about 48 bytes
+    /// times this, whatever the input claims.
+    pub max_terms: usize,
 }
 
 impl Default for DecodeOptions<'_> {
@@ -176,6 +187,7 @@ impl Default for DecodeOptions<'_> {
             max_depth: DEFAULT_MAX_DEPTH,
             atom_cache: None,
             max_inflated_size: DEFAULT_MAX_INFLATED_SIZE,
+            max_terms: DEFAULT_MAX_TERMS,
         }
     }
 }
