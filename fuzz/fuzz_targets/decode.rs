@@ -18,6 +18,7 @@ fuzz_target!(|data: &[u8]| {
         max_depth: 64,
         atom_cache: if mode & 1 == 1 { Some(&cache) } else { None },
         max_inflated_size: 1 << 20,
+        max_terms: 1 << 20,
     };
     let decoded = if mode & 2 == 0 {
         etf::decode_with(input, &opts)
