@@ -107,9 +107,16 @@ const MAX_BATCH_PACKETS: usize = 4096;
 /// in the scheduler rather than on the wire). Tokio's own budget lets a task do 128
 /// operations before yielding, which here is up to 128 MiB of writing.
 const SLICE: Duration = Duration::from_micros(500);
-/// Messages larger than this go out in fragments of this size, when the peer accepts
-/// fragments (as BEAM does).
+/// The size of the fragments of a large message, when the peer accepts fragments (as
+/// BEAM's).
 pub(crate) const FRAGMENT_SIZE: usize = 64 * 1024;
+/// Messages larger than this go out in fragments. BEAM fragments every message over
+/// 64 KiB; sending messages of up to 256 KiB whole spares the receiver the reassembly
+/// (a copy of the whole message, where a whole packet is a slice of the read buffer)
+/// and both sides the per-fragment work: `oneway_64k` between ferrobeam nodes went from
+/// 5.6 to 8.8 GB/s. A small message waits behind at most one such packet (about
+/// 40 µs on loopback), and a BEAM receiver takes packets of any size.
+pub(crate) const FRAGMENT_ABOVE: usize = 4 * FRAGMENT_SIZE;
 
 fn handshake_config(inner: &Inner) -> Config {
     let cookie = inner
@@ -500,7 +507,7 @@ impl WriterState {
             self.flow.sub(est);
             return;
         }
-        if self.mode == SendMode::Fragments && self.batch.len_since(mark) > FRAGMENT_SIZE + 7 {
+        if self.mode == SendMode::Fragments && self.batch.len_since(mark) > FRAGMENT_ABOVE {
             let (pieces, ctl_len) = self.batch.take_packet(mark);
             let seq = self.next_seq;
             self.next_seq = self.next_seq.wrapping_add(1).max(1);

@@ -38,8 +38,9 @@
 //! drops the connection when nothing arrived for `net_ticktime` (`net_tick_timeout`) or
 //! a packet is malformed (logged; the rest of the node keeps running).
 //!
-//! Messages larger than 64 KiB go out in fragments of 64 KiB when the peer accepts
-//! them (`FRAGMENTS`, as every BEAM node does). The writer sends the fragments of the
+//! Messages larger than 256 KiB go out in fragments of 64 KiB when the peer accepts
+//! them (`FRAGMENTS`, as every BEAM node does; BEAM fragments from 64 KiB, and a whole
+//! packet of up to 256 KiB is cheaper for both sides than two fragments). The writer sends the fragments of the
 //! large messages in progress in turn, with the small messages that arrive meanwhile
 //! put between them, so that a small message is never stuck behind a large one. The
 //! signals of one process keep their order: what a process sends after a large message
