@@ -49,6 +49,18 @@ async fn raw_peer(c: &Cluster, node: &DistNode, alive: &str) -> TcpStream {
     }
 }
 
+/// Node `a`'s only connection is still the one to `b`, and a message from `b` still
+/// reaches `a`'s process registered as `inbox`; then both nodes stop.
+async fn good_connection_untouched(a: DistNode, b: DistNode, inbox: &mut Mailbox) {
+    assert_eq!(a.nodes(), vec![b.name().clone()]);
+    b.node()
+        .send(("inbox", a.name().as_str()), Term::atom("still_here"))
+        .unwrap();
+    assert_eq!(inbox.recv(5).await, Term::atom("still_here"));
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
 /// Reads until EOF (or error); returns how long it took and what was read.
 async fn read_until_closed(sock: &mut TcpStream, limit: Duration) -> (Duration, Vec<u8>) {
     let start = Instant::now();
@@ -179,14 +191,7 @@ async fn malformed_packets_close_only_their_connection() {
     let mut sock = raw_peer(&c, &a, "huge").await;
     sock.write_all(&[0xff, 0xff, 0xff, 0xff, 1]).await.unwrap();
     read_until_closed(&mut sock, Duration::from_secs(5)).await;
-    // The good connection is untouched.
-    assert_eq!(a.nodes(), vec![b.name().clone()]);
-    b.node()
-        .send(("inbox", a.name().as_str()), Term::atom("still_here"))
-        .unwrap();
-    assert_eq!(inbox.recv(5).await, Term::atom("still_here"));
-    a.shutdown().await;
-    b.shutdown().await;
+    good_connection_untouched(a, b, &mut inbox).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -307,18 +312,27 @@ async fn restarted_peer_replaces_its_old_connection() {
     a.shutdown().await;
 }
 
-/// A raw `LINK {1, From, To}` packet (pass-through, no distribution header).
+/// A framed pass-through packet (no distribution header): the control tuple, then the
+/// message if there is one.
+fn raw_packet(ctl: &Term, message: Option<&Term>) -> Vec<u8> {
+    let mut body = vec![112];
+    body.extend_from_slice(&ferrobeam_term::etf::encode(ctl));
+    if let Some(m) = message {
+        body.extend_from_slice(&ferrobeam_term::etf::encode(m));
+    }
+    let mut pkt = (body.len() as u32).to_be_bytes().to_vec();
+    pkt.extend_from_slice(&body);
+    pkt
+}
+
+/// A raw `LINK {1, From, To}` packet.
 fn link_packet(from: &ferrobeam::Pid, to: &ferrobeam::Pid) -> Vec<u8> {
     let ctl = Term::tuple(vec![
         Term::Int(1),
         Term::Pid(from.clone()),
         Term::Pid(to.clone()),
     ]);
-    let mut body = vec![112];
-    body.extend_from_slice(&ferrobeam_term::etf::encode(&ctl));
-    let mut pkt = (body.len() as u32).to_be_bytes().to_vec();
-    pkt.extend_from_slice(&body);
-    pkt
+    raw_packet(&ctl, None)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -367,8 +381,8 @@ async fn links_not_from_the_peer_or_not_to_this_node_are_ignored() {
     a.shutdown().await;
 }
 
-/// A `SEND` packet to the registered name `to` (pass-through, no distribution header):
-/// `{6, From, '', To}` and the message.
+/// A raw `REG_SEND {6, From, '', To}` packet to the registered name `to`, with the
+/// message.
 fn reg_send_packet(from: &ferrobeam::Pid, to: &str, message: &Term) -> Vec<u8> {
     let ctl = Term::tuple(vec![
         Term::Int(6),
@@ -376,12 +390,7 @@ fn reg_send_packet(from: &ferrobeam::Pid, to: &str, message: &Term) -> Vec<u8> {
         Term::atom(""),
         Term::atom(to),
     ]);
-    let mut body = vec![112];
-    body.extend_from_slice(&ferrobeam_term::etf::encode(&ctl));
-    body.extend_from_slice(&ferrobeam_term::etf::encode(message));
-    let mut pkt = (body.len() as u32).to_be_bytes().to_vec();
-    pkt.extend_from_slice(&body);
-    pkt
+    raw_packet(&ctl, Some(message))
 }
 
 /// The receive limits of `DistConfig` are applied: a message that decodes into more
@@ -424,11 +433,5 @@ async fn receive_limits_from_the_config_close_the_offending_connection() {
     read_until_closed(&mut sock, Duration::from_secs(5)).await;
 
     assert_eq!(inbox.try_recv(200).await, None);
-    assert_eq!(a.nodes(), vec![b.name().clone()]);
-    b.node()
-        .send(("inbox", a.name().as_str()), Term::atom("still_here"))
-        .unwrap();
-    assert_eq!(inbox.recv(5).await, Term::atom("still_here"));
-    a.shutdown().await;
-    b.shutdown().await;
+    good_connection_untouched(a, b, &mut inbox).await;
 }
