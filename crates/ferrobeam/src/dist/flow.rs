@@ -71,16 +71,11 @@ impl Flow {
         self.notify.notify_waiters();
     }
 
-    /// Waits until the queue is not busy.
+    /// Waits until the queue is not busy (each wake-up rechecks, unlike
+    /// [`Flow::wait_drained`]).
     pub(crate) async fn wait_not_busy(&self) {
-        loop {
-            let notified = self.notify.notified();
-            let mut notified = std::pin::pin!(notified);
-            notified.as_mut().enable();
-            if !self.is_busy() {
-                return;
-            }
-            notified.await;
+        while self.is_busy() {
+            self.wait_drained().await;
         }
     }
 
@@ -105,5 +100,49 @@ impl Flow {
 impl Gate for Flow {
     fn wait(self: Arc<Self>) -> Pin<Box<dyn Future<Output = ()> + Send>> {
         Box::pin(async move { self.wait_drained().await })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    async fn done_within<F: Future>(f: F, ms: u64) -> bool {
+        tokio::time::timeout(Duration::from_millis(ms), f)
+            .await
+            .is_ok()
+    }
+
+    /// `wait_drained` is resumed by one drop to the limit even if the queue is refilled
+    /// at once; `wait_not_busy` waits again until it finds the queue not busy; both end
+    /// when the connection closes.
+    #[tokio::test]
+    async fn waiting_for_a_busy_queue() {
+        let f = Flow::new(100);
+        assert!(
+            done_within(f.wait_not_busy(), 10).await,
+            "not busy at first"
+        );
+        f.add(150);
+        assert!(f.is_busy());
+        assert!(!done_within(f.wait_drained(), 20).await);
+        assert!(!done_within(f.wait_not_busy(), 20).await);
+
+        let (drained, not_busy) = (f.clone(), f.clone());
+        let drained = tokio::spawn(async move { drained.wait_drained().await });
+        let not_busy = tokio::spawn(async move { not_busy.wait_not_busy().await });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        // Down to the limit, and refilled before either waiter runs.
+        f.sub(100);
+        f.add(100);
+        assert!(f.is_busy());
+        assert!(done_within(drained, 1000).await, "resumed once");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(!not_busy.is_finished(), "waits for the queue not busy");
+
+        f.close();
+        assert!(done_within(not_busy, 1000).await, "ended by the close");
+        assert!(f.is_closed() && !f.is_busy());
     }
 }
