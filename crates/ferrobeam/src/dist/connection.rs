@@ -627,12 +627,20 @@ async fn writer(
     }
 }
 
+/// The least a quiet connection's reader asks the socket for.
+const QUIET_READ: usize = 8 * 1024;
+/// The least a busy connection's reader asks for: several 64 KiB fragments or
+/// messages per system call.
+const BUSY_READ: usize = 256 * 1024;
+/// The most one read asks for.
+const MAX_READ: usize = 1 << 20;
+
 #[allow(clippy::too_many_arguments)]
 async fn reader(
     inner: Arc<Inner>,
     peer: Atom,
     id: u64,
-    rd: OwnedReadHalf,
+    mut rd: OwnedReadHalf,
     mut dec: FrameDecoder,
     negotiated: u64,
     tick_req: Arc<Notify>,
@@ -641,6 +649,7 @@ async fn reader(
     let mut rx = DistReceiver::new(inner.cfg.receiver_limits());
     let silence = inner.cfg.net_ticktime;
     let mut slice_start = Instant::now();
+    let mut busy = false;
     let reason = loop {
         let mut failed = None;
         while let Some(f) = dec.next_frame() {
@@ -662,16 +671,21 @@ async fn reader(
             warn!(node = %inner.name, %peer, "closing the connection: {e}");
             break "connection_closed";
         }
-        let want = dec.bytes_needed().clamp(8 * 1024, 1 << 20);
+        // A busy connection (the last read filled the buffer) reads in large pieces,
+        // many packets per system call; a quiet one keeps a small buffer.
+        let floor = if busy { BUSY_READ } else { QUIET_READ };
+        let want = dec.bytes_needed().clamp(floor, MAX_READ);
         dec.buffer_mut().reserve(want);
-        match rd.try_read_buf(dec.buffer_mut()) {
+        let room = dec.buffer_mut().capacity() - dec.buffer_mut().len();
+        match read_now(&mut rd, dec.buffer_mut()).await {
             Ok(0) => {
                 debug!(%peer, "the peer closed the connection");
                 break "connection_closed";
             }
             // More was waiting: the connection is busy. After a time slice of
             // reading, let the other tasks of this worker (and the I/O driver) run.
-            Ok(_) => {
+            Ok(n) => {
+                busy = n == room;
                 if slice_start.elapsed() >= SLICE {
                     tokio::task::yield_now().await;
                     slice_start = Instant::now();
@@ -687,7 +701,10 @@ async fn reader(
                         debug!(%peer, "read failed: {e}");
                         break "connection_closed";
                     }
-                    Ok(Ok(())) => slice_start = Instant::now(),
+                    Ok(Ok(())) => {
+                        slice_start = Instant::now();
+                        busy = false;
+                    }
                 }
             }
             Err(e) => {
@@ -697,6 +714,26 @@ async fn reader(
         }
     };
     inner.connection_down(&peer, id, reason);
+}
+
+/// Reads what the socket holds into `buf`, without waiting: `WouldBlock` when nothing
+/// is there (and the task is then registered for readiness).
+///
+/// Unlike `try_read_buf`, a read that fills less than the free space of `buf` tells
+/// Tokio that the socket is drained (the read path of `AsyncRead` does so with epoll),
+/// so the next read waits for readiness instead of costing a system call that only
+/// returns `EAGAIN`: one system call less per packet on a quiet connection, on each
+/// side of a round trip.
+async fn read_now(rd: &mut OwnedReadHalf, buf: &mut bytes::BytesMut) -> std::io::Result<usize> {
+    std::future::poll_fn(|cx| {
+        match tokio_util::io::poll_read_buf(std::pin::Pin::new(&mut *rd), cx, buf) {
+            std::task::Poll::Ready(r) => std::task::Poll::Ready(r),
+            std::task::Poll::Pending => {
+                std::task::Poll::Ready(Err(std::io::ErrorKind::WouldBlock.into()))
+            }
+        }
+    })
+    .await
 }
 
 /// Handles one packet. `Err` closes the connection.
