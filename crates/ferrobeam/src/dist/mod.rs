@@ -38,6 +38,12 @@
 //! drops the connection when nothing arrived for `net_ticktime` (`net_tick_timeout`) or
 //! a packet is malformed (logged; the rest of the node keeps running).
 //!
+//! The reader asks the socket for 8 KiB at a time on a quiet connection and 256 KiB on
+//! a busy one (many packets per system call). Binaries in received messages are slices
+//! of that read buffer, never copied, so a process that keeps a binary from another
+//! node keeps the whole buffer it came in (as a sub-binary keeps its parent binary on
+//! BEAM). To keep a small binary for long, copy it (`Bytes::copy_from_slice`).
+//!
 //! Messages larger than 256 KiB go out in fragments of 64 KiB when the peer accepts
 //! them (`FRAGMENTS`, as every BEAM node does; BEAM fragments from 64 KiB, and a whole
 //! packet of up to 256 KiB is cheaper for both sides than two fragments). The writer sends the fragments of the
