@@ -122,27 +122,45 @@ impl Track {
         id
     }
 
-    /// True if [`Track::incoming`] acts on `msg` (keep the two in step). The other
-    /// messages, sends above all, need no look at the connection table.
+    /// True if [`Track::incoming`] acts on `msg`. The other messages, sends above all,
+    /// need no look at the connection table. The match has no wildcard on purpose: a
+    /// new control message does not compile until it is placed on one side, and one
+    /// placed here must have its arm in `incoming` (whose catch-all arm says so in
+    /// debug builds).
     pub(crate) fn concerns(msg: &ControlMessage) -> bool {
         use ControlMessage as C;
-        matches!(
-            msg,
+        match msg {
             C::Link { .. }
-                | C::SpawnReply { .. }
-                | C::SpawnReplyTT { .. }
-                | C::UnlinkIdAck { .. }
-                | C::Unlink { .. }
-                | C::UnlinkId { .. }
-                | C::Exit { .. }
-                | C::ExitTT { .. }
-                | C::PayloadExit { .. }
-                | C::PayloadExitTT { .. }
-                | C::MonitorP { .. }
-                | C::DemonitorP { .. }
-                | C::MonitorPExit { .. }
-                | C::PayloadMonitorPExit { .. }
-        )
+            | C::SpawnReply { .. }
+            | C::SpawnReplyTT { .. }
+            | C::UnlinkIdAck { .. }
+            | C::Unlink { .. }
+            | C::UnlinkId { .. }
+            | C::Exit { .. }
+            | C::ExitTT { .. }
+            | C::PayloadExit { .. }
+            | C::PayloadExitTT { .. }
+            | C::MonitorP { .. }
+            | C::DemonitorP { .. }
+            | C::MonitorPExit { .. }
+            | C::PayloadMonitorPExit { .. } => true,
+            C::Send { .. }
+            | C::SendTT { .. }
+            | C::SendSender { .. }
+            | C::SendSenderTT { .. }
+            | C::RegSend { .. }
+            | C::RegSendTT { .. }
+            | C::AliasSend { .. }
+            | C::AliasSendTT { .. }
+            | C::NodeLink
+            | C::GroupLeader { .. }
+            | C::Exit2 { .. }
+            | C::Exit2TT { .. }
+            | C::PayloadExit2 { .. }
+            | C::PayloadExit2TT { .. }
+            | C::SpawnRequest { .. }
+            | C::SpawnRequestTT { .. } => false,
+        }
     }
 
     /// Records what a control message read in does to the links and monitors. False
@@ -213,7 +231,10 @@ impl Track {
             C::MonitorPExit { reference, .. } | C::PayloadMonitorPExit { reference, .. } => {
                 self.monitors_out.remove(reference);
             }
-            _ => {}
+            _ => debug_assert!(
+                !Self::concerns(msg),
+                "Track::concerns lists a message that Track::incoming ignores: {msg:?}"
+            ),
         }
         true
     }
