@@ -110,6 +110,40 @@ async fn silent_peer_is_dropped_within_net_ticktime_and_ticks_flow() {
     a.shutdown().await;
 }
 
+/// `net_ticktime` counts from the last packet received, not from when the connection
+/// came up: a peer that ticks every 400 ms stays connected well past a 1.2 s
+/// `net_ticktime`, and is dropped about 1.2 s after it falls silent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn net_ticktime_counts_from_the_last_packet() {
+    let c = Cluster::new().await;
+    let mut cfg = c.config("a");
+    cfg.net_ticktime = Duration::from_millis(1200);
+    let a = c.start(cfg).await;
+    let mut sock = raw_peer(&c, &a, "steady").await;
+    let (mut rd, mut wr) = sock.split();
+    let drain = async {
+        let mut buf = vec![0u8; 4096];
+        while matches!(rd.read(&mut buf).await, Ok(n) if n > 0) {}
+    };
+    let ticks = async {
+        for _ in 0..8 {
+            tokio::time::sleep(Duration::from_millis(400)).await;
+            wr.write_all(&[0, 0, 0, 0]).await.unwrap();
+        }
+    };
+    // 3.2 s of ticks, while reading what the node sends.
+    tokio::select! {
+        _ = drain => panic!("the node closed a connection that was ticking"),
+        _ = ticks => {}
+    }
+    assert_eq!(a.nodes(), vec![Atom::new(&full("steady"))]);
+    let (took, _) = read_until_closed(&mut sock, Duration::from_secs(5)).await;
+    assert!(took >= Duration::from_millis(1000), "{took:?}");
+    assert!(took < Duration::from_millis(2500), "{took:?}");
+    assert!(a.nodes().is_empty());
+    a.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ticks_are_answered_and_keep_the_connection() {
     let c = Cluster::new().await;

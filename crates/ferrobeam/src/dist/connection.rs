@@ -650,6 +650,12 @@ async fn reader(
     let silence = inner.cfg.net_ticktime;
     let mut slice_start = Instant::now();
     let mut busy = false;
+    // `net_ticktime`: one timer for the connection's life, armed for `silence` after
+    // the last read and moved on only when it fires, rather than a timer registered and
+    // cancelled around every wait for the socket (twice per round trip).
+    let mut last_read = slice_start;
+    let quiet = tokio::time::sleep(silence);
+    tokio::pin!(quiet);
     let reason = loop {
         let mut failed = None;
         while let Some(f) = dec.next_frame() {
@@ -686,22 +692,36 @@ async fn reader(
             // reading, let the other tasks of this worker (and the I/O driver) run.
             Ok(n) => {
                 busy = n == room;
-                if slice_start.elapsed() >= SLICE {
+                last_read = Instant::now();
+                if last_read.duration_since(slice_start) >= SLICE {
                     tokio::task::yield_now().await;
                     slice_start = Instant::now();
                 }
             }
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                match tokio::time::timeout(silence, rd.readable()).await {
-                    Err(_) => {
+                let ready = loop {
+                    tokio::select! {
+                        biased;
+                        r = rd.readable() => break Some(r),
+                        () = &mut quiet => {
+                            let deadline = last_read + silence;
+                            if Instant::now() >= deadline {
+                                break None;
+                            }
+                            quiet.as_mut().reset(deadline);
+                        }
+                    }
+                };
+                match ready {
+                    None => {
                         warn!(node = %inner.name, %peer, ?silence, "net_tick_timeout: nothing received from the peer");
                         break "net_tick_timeout";
                     }
-                    Ok(Err(e)) => {
+                    Some(Err(e)) => {
                         debug!(%peer, "read failed: {e}");
                         break "connection_closed";
                     }
-                    Ok(Ok(())) => {
+                    Some(Ok(())) => {
                         slice_start = Instant::now();
                         busy = false;
                     }
