@@ -82,38 +82,53 @@ fn bits_of(t: &Term) -> (&[u8], usize) {
 
 /// Walks two lists cell by cell: compares heads, then tails.
 fn cmp_lists(a: &Term, b: &Term, exact: bool) -> Ordering {
+    /// The elements of a list and its tail; a tail that is `[]` is no tail.
     fn parts(t: &Term) -> (&[Term], Option<&Term>) {
         match t {
             Term::List(l) => (l, None),
-            Term::ImproperList { elements, tail } => (elements, Some(tail)),
+            Term::ImproperList { elements, tail } => match &**tail {
+                Term::List(l) if l.is_empty() => (elements, None),
+                tail => (elements, Some(tail)),
+            },
             _ => (&[], None),
         }
     }
-    let (ea, ta) = parts(a);
-    let (eb, tb) = parts(b);
-    for (x, y) in ea.iter().zip(eb.iter()) {
+    /// Moves on to the tail when the elements are used up and the tail is itself a
+    /// list (possible in a term built by hand: `[1|[2]]` is `[1,2]`).
+    fn next<'t>(elems: &mut &'t [Term], tail: &mut Option<&'t Term>) {
+        while elems.is_empty() {
+            match *tail {
+                Some(t @ (Term::List(_) | Term::ImproperList { .. })) => {
+                    (*elems, *tail) = parts(t);
+                }
+                _ => return,
+            }
+        }
+    }
+    let (mut ea, mut ta) = parts(a);
+    let (mut eb, mut tb) = parts(b);
+    loop {
+        next(&mut ea, &mut ta);
+        next(&mut eb, &mut tb);
+        let (Some((x, ra)), Some((y, rb))) = (ea.split_first(), eb.split_first()) else {
+            break;
+        };
         let o = compare(x, y, exact);
         if o != Ordering::Equal {
             return o;
         }
+        (ea, eb) = (ra, rb);
     }
+    // Each side's rest is a non-empty list (elements left), or its tail: `[]` or a term
+    // that is not a list.
     let nil = Term::List(Vec::new());
-    if ea.len() == eb.len() {
-        return match (ta, tb) {
+    match (ea.is_empty(), eb.is_empty()) {
+        (true, true) => match (ta, tb) {
             (None, None) => Ordering::Equal,
-            (Some(x), Some(y)) => compare(x, y, exact),
-            (Some(x), None) => compare(x, &nil, exact),
-            (None, Some(y)) => compare(&nil, y, exact),
-        };
-    }
-    // One side has elements left: its rest is a non-empty list. The other side's rest is
-    // `[]` or its improper tail, which is never a non-empty list, so the type ranks decide.
-    let rest_rank = |tail: Option<&Term>| tail.map_or(rank(&nil), rank);
-    let list_rank = rank(a); // a non-empty list
-    if ea.len() < eb.len() {
-        rest_rank(ta).cmp(&list_rank)
-    } else {
-        list_rank.cmp(&rest_rank(tb))
+            _ => compare(ta.unwrap_or(&nil), tb.unwrap_or(&nil), exact),
+        },
+        (true, false) => rank(ta.unwrap_or(&nil)).cmp(&rank(b)),
+        _ => rank(a).cmp(&rank(tb.unwrap_or(&nil))),
     }
 }
 
@@ -219,16 +234,20 @@ impl Hash for Term {
                 d.hash(state);
                 l.hash(state)
             }
-            Term::List(l) => {
-                for e in l {
-                    e.hash(state)
+            Term::List(_) | Term::ImproperList { .. } => {
+                // Cell by cell, as `cmp_lists` compares: a tail that is itself a list
+                // continues the list (`[1|[2]]` is `[1,2]`).
+                let mut t = self;
+                loop {
+                    match t {
+                        Term::List(l) => break l.iter().for_each(|e| e.hash(state)),
+                        Term::ImproperList { elements, tail } => {
+                            elements.iter().for_each(|e| e.hash(state));
+                            t = tail;
+                        }
+                        tail => break tail.hash(state),
+                    }
                 }
-            }
-            Term::ImproperList { elements, tail } => {
-                for e in elements {
-                    e.hash(state)
-                }
-                tail.hash(state)
             }
             Term::Tuple(t) => {
                 t.len().hash(state);
@@ -296,6 +315,33 @@ mod tests {
         assert!(d > a); // [1|<<>>] vs [1,2]: a bitstring sorts after a list
         assert!(a < d);
         assert!(Term::list(vec![Term::Int(1)]) < a); // [1] vs [1,2]: [] < [2]
+                                                     // Built by hand, not through `improper_list`: a tail that is itself a list is
+                                                     // compared as the rest of the list ([1|[2]] is [1,2]).
+        let nested = Term::ImproperList {
+            elements: vec![Term::Int(1)],
+            tail: Box::new(Term::list(vec![Term::Int(2)])),
+        };
+        let three = Term::list(vec![Term::Int(1), Term::Int(2), Term::Int(3)]);
+        assert!(nested < three);
+        assert!(three > nested);
+        assert_eq!(nested.cmp(&a), Ordering::Equal);
+        let hash = |t: &Term| {
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            t.hash(&mut h);
+            h.finish()
+        };
+        assert_eq!(hash(&nested), hash(&a));
+        let nil_tail = Term::ImproperList {
+            elements: vec![Term::Int(1), Term::Int(2)],
+            tail: Box::new(Term::list(vec![])),
+        };
+        assert_eq!(nil_tail, a);
+        assert_eq!(hash(&nil_tail), hash(&a));
+        let nested_improper = Term::ImproperList {
+            elements: vec![Term::Int(1)],
+            tail: Box::new(Term::improper_list(vec![Term::Int(2)], Term::Int(5))),
+        };
+        assert!(nested_improper < a); // [1,2|5] vs [1,2]: 5 < []
         let one_bit = Term::bitstring(&[0x80], 1).unwrap();
         let byte = Term::binary(vec![0x80u8]);
         assert!(one_bit < byte);
