@@ -46,11 +46,11 @@
 //!
 //! Messages larger than 256 KiB go out in fragments of 64 KiB when the peer accepts
 //! them (`FRAGMENTS`, as every BEAM node does; BEAM fragments from 64 KiB, and a whole
-//! packet of up to 256 KiB is cheaper for both sides than two fragments). The writer sends the fragments of the
-//! large messages in progress in turn, with the small messages that arrive meanwhile
-//! put between them, so that a small message is never stuck behind a large one. The
-//! signals of one process keep their order: what a process sends after a large message
-//! waits for that message's last fragment.
+//! packet of up to 256 KiB is cheaper for both sides than two fragments). The writer
+//! sends the fragments of the large messages in progress in turn, with the small
+//! messages that arrive meanwhile put between them, so that a small message is never
+//! stuck behind a large one. The signals of one process keep their order: what a
+//! process sends after a large message waits for that message's last fragment.
 //!
 //! # The output buffer and busy connections
 //!
