@@ -2,7 +2,7 @@
 
 use crate::error::{LinkError, SendError, SpawnError};
 use crate::node::{Node, Setup};
-use crate::process::{lock, msg_of, AliasMode, MonitorOut, ProcRef};
+use crate::process::{msg_of, AliasMode, MonitorOut, ProcRef};
 use crate::reason::{self, ExitUnwind, IntoExitReason};
 use crate::signal::{Ctl, Dest, Sig, Watcher};
 use ferrobeam_term::{Atom, Pid, Ref, Term};
@@ -131,7 +131,7 @@ impl Ctx {
 
     /// Removes and returns every message in the queue, without waiting.
     pub fn flush(&self) -> Vec<Term> {
-        let mut local = lock(&self.proc.local);
+        let mut local = self.proc.local.lock();
         self.proc.drain(&mut local, None);
         local.removals = local.removals.wrapping_add(1);
         local
@@ -158,7 +158,7 @@ impl Ctx {
     #[inline]
     fn poll_next(&self, cx: &mut Context<'_>) -> Poll<Term> {
         let proc = &self.proc;
-        let mut local = lock(&proc.local);
+        let mut local = proc.local.lock();
         let mut spun = false;
         loop {
             if local.pending_exit.is_some() {
@@ -186,7 +186,7 @@ impl Ctx {
                     }
                     drop(local);
                     let got = proc.spin_wait();
-                    local = lock(&proc.local);
+                    local = proc.local.lock();
                     spun = true;
                     if got {
                         continue;
@@ -209,7 +209,7 @@ impl Ctx {
         pred: &mut P,
         scan: &mut Scan,
     ) -> Poll<Term> {
-        let mut local = lock(&self.proc.local);
+        let mut local = self.proc.local.lock();
         loop {
             if local.pending_exit.is_some() {
                 return Poll::Pending;
@@ -363,11 +363,11 @@ impl Ctx {
     }
 
     pub(crate) fn add_link_local(&self, pid: &Pid) {
-        lock(&self.proc.local).ext().links.insert(pid.clone());
+        self.proc.local.lock().ext().links.insert(pid.clone());
     }
 
     pub(crate) fn add_monitor_out(&self, pid: &Pid, r: &Ref) {
-        lock(&self.proc.local).ext().monitors_out.insert(
+        self.proc.local.lock().ext().monitors_out.insert(
             r.clone(),
             MonitorOut {
                 target: Dest::Pid(pid.clone()),
@@ -391,7 +391,7 @@ impl Ctx {
         let me = self.proc.pid.clone();
         if self.proc.node.is_local(pid) {
             let alive = self.proc.node.lookup(pid).is_some_and(|p| !p.is_dead());
-            let mut local = lock(&self.proc.local);
+            let mut local = self.proc.local.lock();
             if !alive {
                 if !local.trap_exit {
                     return Err(LinkError(pid.clone()));
@@ -408,7 +408,7 @@ impl Ctx {
             if !local.ext().links.insert(pid.clone()) {
                 return Ok(());
             }
-        } else if !lock(&self.proc.local).ext().links.insert(pid.clone()) {
+        } else if !self.proc.local.lock().ext().links.insert(pid.clone()) {
             return Ok(());
         }
         self.proc
@@ -420,7 +420,10 @@ impl Ctx {
     /// Removes the link to `pid` (`unlink/1`). Afterwards the link has no effect on
     /// this process (an `{'EXIT', Pid, _}` already in the queue stays there).
     pub fn unlink(&self, pid: &Pid) {
-        let removed = lock(&self.proc.local)
+        let removed = self
+            .proc
+            .local
+            .lock()
             .ext
             .as_mut()
             .is_some_and(|e| e.links.remove(pid));
@@ -434,7 +437,9 @@ impl Ctx {
 
     /// The pids this process is linked to.
     pub fn links(&self) -> Vec<Pid> {
-        lock(&self.proc.local)
+        self.proc
+            .local
+            .lock()
             .ext
             .as_ref()
             .map(|e| e.links.iter().cloned().collect())
@@ -445,12 +450,12 @@ impl Ctx {
     /// value. A process that traps exits receives exit signals as
     /// `{'EXIT', From, Reason}` messages, except `kill` sent by `exit/2`.
     pub fn trap_exit(&self, flag: bool) -> bool {
-        std::mem::replace(&mut lock(&self.proc.local).trap_exit, flag)
+        std::mem::replace(&mut self.proc.local.lock().trap_exit, flag)
     }
 
     /// True if this process traps exits.
     pub fn is_trapping_exits(&self) -> bool {
-        lock(&self.proc.local).trap_exit
+        self.proc.local.lock().trap_exit
     }
 
     /// Sends an exit signal to `pid` (`exit(Pid, Reason)`). `kill` kills it even if it
@@ -525,7 +530,7 @@ impl Ctx {
             Dest::Alias(a) => (None, Term::from(a)),
         };
         {
-            let mut local = lock(&self.proc.local);
+            let mut local = self.proc.local.lock();
             let ext = local.ext();
             ext.monitors_out.insert(
                 r.clone(),
@@ -563,7 +568,7 @@ impl Ctx {
     /// one may already be in the queue.
     pub fn demonitor(&self, reference: &Ref) -> bool {
         let removed = {
-            let mut local = lock(&self.proc.local);
+            let mut local = self.proc.local.lock();
             match local.ext.as_mut() {
                 Some(ext) => {
                     let m = ext.monitors_out.remove(reference);
@@ -595,7 +600,7 @@ impl Ctx {
     /// (`demonitor(Ref, [flush, info])`). Returns true if the monitor was active.
     pub fn demonitor_flush(&self, reference: &Ref) -> bool {
         let active = self.demonitor(reference);
-        let mut local = lock(&self.proc.local);
+        let mut local = self.proc.local.lock();
         let before = local.mailbox.len();
         local
             .mailbox
@@ -618,13 +623,15 @@ impl Ctx {
     /// [`AliasMode::Reply`]).
     pub fn alias_with(&self, mode: AliasMode) -> Ref {
         let r = self.proc.node.make_pid_ref(&self.proc.pid);
-        lock(&self.proc.local).ext().aliases.insert(r.clone(), mode);
+        self.proc.local.lock().ext().aliases.insert(r.clone(), mode);
         r
     }
 
     /// Deactivates an alias (`unalias/1`). True if it was active.
     pub fn unalias(&self, alias: &Ref) -> bool {
-        lock(&self.proc.local)
+        self.proc
+            .local
+            .lock()
             .ext
             .as_mut()
             .is_some_and(|e| e.aliases.remove(alias).is_some())

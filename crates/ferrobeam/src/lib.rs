@@ -74,6 +74,7 @@ mod process;
 pub mod reason;
 mod remote;
 pub mod runtime;
+mod short_lock;
 mod signal;
 pub mod supervisor;
 mod suspend;

@@ -3,7 +3,7 @@
 
 use crate::ctx::Ctx;
 use crate::error::{RegisterError, SendError, SpawnError};
-use crate::process::{lock, Proc, ProcRef, ProcessTask};
+use crate::process::{Proc, ProcRef, ProcessTask};
 use crate::reason::{self, FnResult, IntoExitReason};
 use crate::signal::{Ctl, Dest, Sig, Signal, Watcher};
 use crate::table::{FxHashMap, ProcTable, ShardedMap, MAX_PROCESSES};
@@ -333,7 +333,7 @@ impl Node {
             .expect("the process table is full (system_limit)");
         let pid = proc.pid.clone();
         if setup.link.is_some() || setup.monitor.is_some() || setup.group_leader.is_some() {
-            let mut local = lock(&proc.local);
+            let mut local = proc.local.lock();
             let ext = local.ext();
             if let Some(l) = setup.link {
                 ext.links.insert(l);
@@ -836,7 +836,7 @@ impl Node {
             return Err(RegisterError::NameTaken(name));
         }
         {
-            let mut inbox = lock(&proc.inbox);
+            let mut inbox = proc.inbox.lock();
             if inbox.dead.is_some() {
                 return Err(RegisterError::NotAlive(pid.clone()));
             }
@@ -857,7 +857,7 @@ impl Node {
             .registry
             .remove(&name)
             .ok_or_else(|| RegisterError::NotRegistered(name.clone()))?;
-        let mut inbox = lock(&proc.inbox);
+        let mut inbox = proc.inbox.lock();
         if inbox.name.as_deref() == Some(&name) {
             inbox.name = None;
         }
@@ -893,7 +893,7 @@ impl Node {
     /// The registered name of a local process, if any.
     pub fn registered_name(&self, pid: &Pid) -> Option<Atom> {
         let p = self.lookup(pid)?;
-        let inbox = lock(&p.inbox);
+        let inbox = p.inbox.lock();
         inbox.name.as_deref().cloned()
     }
 

@@ -6,7 +6,8 @@
 //! A process is one Tokio task and one [`Proc`] allocation:
 //!
 //! * [`Inbox`] is the one ordered signal queue that every sender pushes into, under a
-//!   short mutex, together with the waker of the process's task.
+//!   short lock ([`ShortLock`](crate::short_lock::ShortLock): one compare-and-swap to
+//!   take, one store to release), together with the waker of the process's task.
 //! * [`Local`] is the state only the process itself touches: the message queue proper
 //!   (messages that have been taken out of the signal queue), the trap-exit flag, and,
 //!   allocated only when first needed, the links, monitors and aliases.
@@ -22,6 +23,7 @@
 use crate::ctx::Ctx;
 use crate::node::Node;
 use crate::reason::{self, IntoExitReason};
+use crate::short_lock::ShortLock;
 use crate::signal::{Ctl, Sig, Watcher};
 use crate::table::{FxHashMap, FxHashSet};
 use ferrobeam_term::{Atom, Pid, Ref, Term};
@@ -162,8 +164,8 @@ impl std::ops::Deref for ProcRef {
 pub(crate) struct Proc {
     pub(crate) pid: Pid,
     pub(crate) node: Node,
-    pub(crate) inbox: Mutex<Inbox>,
-    pub(crate) local: Mutex<Local>,
+    pub(crate) inbox: ShortLock<Inbox>,
+    pub(crate) local: ShortLock<Local>,
     /// Control signals waiting in the inbox (read without the lock).
     ctl_pending: AtomicU32,
     /// `local.pending_exit` is set (read without the lock).
@@ -183,13 +185,13 @@ impl Proc {
         Proc {
             pid,
             node,
-            inbox: Mutex::new(Inbox {
+            inbox: ShortLock::new(Inbox {
                 queue: Vec::new(),
                 waker: None,
                 dead: None,
                 name: None,
             }),
-            local: Mutex::new(Local {
+            local: ShortLock::new(Local {
                 mailbox: VecDeque::new(),
                 trap_exit: false,
                 removals: 0,
@@ -212,7 +214,7 @@ impl Proc {
     /// to exit.
     #[inline]
     pub(crate) fn push(&self, sig: Sig) -> Result<Option<Waker>, (Sig, Term)> {
-        let mut inbox = lock(&self.inbox);
+        let mut inbox = self.inbox.lock();
         if let Some(reason) = &inbox.dead {
             let reason = (**reason).clone();
             return Err((sig, reason));
@@ -254,13 +256,13 @@ impl Proc {
 
     /// True once the process has begun to exit.
     pub(crate) fn is_dead(&self) -> bool {
-        lock(&self.inbox).dead.is_some()
+        self.inbox.lock().dead.is_some()
     }
 
     /// Messages waiting: in the message queue and still in the signal queue.
     pub(crate) fn message_queue_len(&self) -> usize {
-        let local = lock(&self.local).mailbox.len();
-        let inbox = lock(&self.inbox);
+        let local = self.local.lock().mailbox.len();
+        let inbox = self.inbox.lock();
         local + inbox.queue.iter().filter(|s| s.is_message()).count()
     }
 
@@ -281,7 +283,7 @@ impl Proc {
             if local.pending_exit.is_some() {
                 return added;
             }
-            let mut inbox = lock(&self.inbox);
+            let mut inbox = self.inbox.lock();
             if inbox.queue.is_empty() {
                 if let Some(waker) = waker {
                     register(&mut inbox, waker);
@@ -323,7 +325,7 @@ impl Proc {
                             // The rest goes back in front, for the exit handler.
                             let mut rest: Vec<Sig> = batch.collect();
                             if !rest.is_empty() {
-                                let mut inbox = lock(&self.inbox);
+                                let mut inbox = self.inbox.lock();
                                 rest.append(&mut inbox.queue);
                                 inbox.queue = rest;
                             }
@@ -450,7 +452,7 @@ impl Proc {
         // anyone told of its exit (even by a bounce) sees it gone.
         node.remove_proc(&self.pid);
         let (rest, name) = {
-            let mut inbox = lock(&self.inbox);
+            let mut inbox = self.inbox.lock();
             inbox.dead = Some(Box::new(reason.clone()));
             inbox.waker = None;
             (std::mem::take(&mut inbox.queue), inbox.name.take())
@@ -459,7 +461,7 @@ impl Proc {
             node.unregister_if(&name, &self.pid);
         }
         let (ext, mailbox) = {
-            let mut local = lock(&self.local);
+            let mut local = self.local.lock();
             local.pending_exit = None;
             (local.ext.take(), std::mem::take(&mut local.mailbox))
         };
@@ -526,7 +528,7 @@ impl Proc {
     fn abandon(&self) {
         self.node.remove_proc(&self.pid);
         let name = {
-            let mut inbox = lock(&self.inbox);
+            let mut inbox = self.inbox.lock();
             if inbox.dead.is_none() {
                 inbox.dead = Some(Box::new(reason::killed()));
             }
@@ -542,7 +544,7 @@ impl Proc {
 /// Makes sure a control signal wakes the task: registers the waker, and wakes at once
 /// if one is already waiting.
 fn arm(proc: &Proc, waker: &Waker) {
-    let mut inbox = lock(&proc.inbox);
+    let mut inbox = proc.inbox.lock();
     register(&mut inbox, waker);
     drop(inbox);
     if proc.ctl_pending.load(Ordering::Relaxed) != 0 {
@@ -563,7 +565,8 @@ pub(crate) fn group_leader(proc: &Proc) -> Option<Pid> {
     if !proc.has_group_leader.load(Ordering::Relaxed) {
         return None;
     }
-    lock(&proc.local)
+    proc.local
+        .lock()
         .ext
         .as_ref()
         .and_then(|e| e.group_leader.clone())
@@ -571,7 +574,7 @@ pub(crate) fn group_leader(proc: &Proc) -> Option<Pid> {
 
 /// Sets the group leader of a process.
 pub(crate) fn set_group_leader(proc: &Proc, gl: Pid) {
-    lock(&proc.local).ext().group_leader = Some(gl);
+    proc.local.lock().ext().group_leader = Some(gl);
     proc.has_group_leader.store(true, Ordering::Relaxed);
 }
 
@@ -659,7 +662,7 @@ where
                 }
                 Stage::Running(fut) => {
                     if !just_started && proc.ctl_pending.load(Ordering::Relaxed) != 0 {
-                        let mut local = lock(&proc.local);
+                        let mut local = proc.local.lock();
                         proc.drain(&mut local, None);
                         if let Some(r) = local.pending_exit.take() {
                             break *r;
@@ -685,7 +688,7 @@ where
                     match polled {
                         Ok(Poll::Pending) => {
                             if proc.exiting.load(Ordering::Acquire) {
-                                if let Some(r) = lock(&proc.local).pending_exit.take() {
+                                if let Some(r) = proc.local.lock().pending_exit.take() {
                                     break *r;
                                 }
                             }
@@ -705,7 +708,7 @@ where
                         }
                         Ok(Poll::Ready(out)) => {
                             let pending = if proc.exiting.load(Ordering::Acquire) {
-                                lock(&proc.local).pending_exit.take()
+                                proc.local.lock().pending_exit.take()
                             } else {
                                 None
                             };

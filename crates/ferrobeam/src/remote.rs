@@ -13,7 +13,7 @@
 
 use crate::ctx::Ctx;
 use crate::node::Node;
-use crate::process::{lock, MonitorOut};
+use crate::process::MonitorOut;
 use crate::signal::Dest;
 use ferrobeam_term::{Atom, Pid, Ref, Term};
 
@@ -126,7 +126,7 @@ pub(crate) fn spawn_replied(
     }
     if let Ok(child) = &result {
         if link || monitor {
-            let mut local = lock(&proc.local);
+            let mut local = proc.local.lock();
             let ext = local.ext();
             if link {
                 ext.links.insert(child.clone());

@@ -3,6 +3,7 @@
 //! spread over the shards by a cheap multiplicative hash, so spawns and exits on
 //! different cores rarely touch the same lock.
 
+use crate::short_lock::ShortLock;
 use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash, Hasher};
@@ -170,7 +171,7 @@ const FREE_SHARDS: usize = 16;
 const BLOCK: u32 = 64;
 
 /// A segment of the process table.
-type Segment<T> = Box<[Mutex<SlotInner<T>>]>;
+type Segment<T> = Box<[ShortLock<SlotInner<T>>]>;
 
 struct SlotInner<T> {
     serial: u32,
@@ -234,16 +235,16 @@ impl<T: Clone> ProcTable<T> {
         }
     }
 
-    fn slot(&self, index: u32) -> Option<&Mutex<SlotInner<T>>> {
+    fn slot(&self, index: u32) -> Option<&ShortLock<SlotInner<T>>> {
         let seg = self.dir.get((index >> SEG_BITS) as usize)?.get()?;
         seg.get(index as usize & (SEG - 1))
     }
 
-    fn slot_or_init(&self, index: u32) -> &Mutex<SlotInner<T>> {
+    fn slot_or_init(&self, index: u32) -> &ShortLock<SlotInner<T>> {
         let seg = self.dir[(index >> SEG_BITS) as usize].get_or_init(|| {
             (0..SEG)
                 .map(|_| {
-                    Mutex::new(SlotInner {
+                    ShortLock::new(SlotInner {
                         serial: 0,
                         value: None,
                     })
@@ -284,7 +285,7 @@ impl<T: Clone> ProcTable<T> {
                 }
             }
         };
-        let mut slot = lock(self.slot_or_init(index));
+        let mut slot = self.slot_or_init(index).lock();
         let value = make(index, slot.serial);
         slot.value = Some(value.clone());
         Some(value)
@@ -319,7 +320,7 @@ impl<T: Clone> ProcTable<T> {
     /// Calls `f` on the value of the pid `(index, serial)` under its slot lock.
     #[inline]
     pub(crate) fn with<R>(&self, index: u32, serial: u32, f: impl FnOnce(&T) -> R) -> Option<R> {
-        let slot = lock(self.slot(index)?);
+        let slot = self.slot(index)?.lock();
         if slot.serial != serial {
             return None;
         }
@@ -334,7 +335,7 @@ impl<T: Clone> ProcTable<T> {
     /// Removes the value of the pid `(index, serial)` and frees the slot.
     pub(crate) fn remove(&self, index: u32, serial: u32) -> Option<T> {
         let value = {
-            let mut slot = lock(self.slot(index)?);
+            let mut slot = self.slot(index)?.lock();
             if slot.serial != serial || slot.value.is_none() {
                 return None;
             }
@@ -358,7 +359,7 @@ impl<T: Clone> ProcTable<T> {
         let end = self.next.load(Ordering::Relaxed).min(MAX_PROCESSES);
         for index in 1..end {
             if let Some(slot) = self.slot(index) {
-                if let Some(v) = &lock(slot).value {
+                if let Some(v) = &slot.lock().value {
                     f(v);
                 }
             }
