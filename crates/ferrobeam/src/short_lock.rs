@@ -13,6 +13,7 @@
 //! spinning for a whole slice.
 
 use std::cell::UnsafeCell;
+use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -48,7 +49,10 @@ impl<T> ShortLock<T> {
         {
             self.lock_contended();
         }
-        ShortGuard { lock: self }
+        ShortGuard {
+            lock: self,
+            _not_send: PhantomData,
+        }
     }
 
     #[cold]
@@ -75,8 +79,13 @@ impl<T> ShortLock<T> {
 }
 
 /// Access to the value of a [`ShortLock`]; releases the lock when dropped.
+///
+/// Not `Send`, like `std`'s guard: a future that held one across an `.await` would not be
+/// `Send`, so the compiler refuses it in a process (other threads would spin on the lock
+/// for as long as the future waits).
 pub(crate) struct ShortGuard<'a, T> {
     lock: &'a ShortLock<T>,
+    _not_send: PhantomData<*const ()>,
 }
 
 impl<T> Deref for ShortGuard<'_, T> {
