@@ -3,6 +3,7 @@
 //! spread over the shards by a cheap multiplicative hash, so spawns and exits on
 //! different cores rarely touch the same lock.
 
+use crate::process::lock;
 use crate::short_lock::ShortLock;
 use std::borrow::Borrow;
 use std::collections::HashMap;
@@ -202,13 +203,6 @@ fn thread_shard() -> usize {
         c.set(v);
         v
     })
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    match m.lock() {
-        Ok(g) => g,
-        Err(p) => p.into_inner(),
-    }
 }
 
 /// The process table: a slab indexed by the pid's `ID` field, as BEAM's. A slot is

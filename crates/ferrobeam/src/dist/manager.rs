@@ -28,6 +28,7 @@ use super::name::NameKind;
 use super::wire;
 use super::{MonitorNodesOptions, NodeKind, NodeTypeFilter};
 use crate::node::{Node, RemoteRouter};
+use crate::process::lock;
 use crate::remote::DistRequest;
 use crate::signal::{Dest, ExitKind, Signal};
 use ferrobeam_proto::control::{
@@ -37,7 +38,7 @@ use ferrobeam_proto::handshake::{AcceptStatus, NameDomain};
 use ferrobeam_term::{Atom, Pid, Ref, Term};
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock, Weak};
+use std::sync::{Arc, Mutex, RwLock, Weak};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::AbortHandle;
 use tokio_util::sync::CancellationToken;
@@ -50,10 +51,6 @@ pub(crate) const NET_KERNEL: &str = "net_kernel";
 pub(crate) const MESH: &str = "ferrobeam_mesh";
 /// The name of the classic `rpc` server.
 pub(crate) const REX: &str = "rex";
-
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
 
 /// Links and monitors that cross one connection.
 ///

@@ -116,8 +116,9 @@ pub use name::{NameError, NameKind, NodeName};
 
 use crate::epmd::{self, ClientError, EpmdClient, NODE_TYPE_NORMAL};
 use crate::node::Node;
+use crate::process::lock;
 use ferrobeam_term::{Atom, Pid};
-use manager::{lock, Inner, Router};
+use manager::{Inner, Router};
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
