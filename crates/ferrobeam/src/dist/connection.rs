@@ -584,6 +584,12 @@ async fn writer(
     };
     let mut last_write = Instant::now();
     let mut slice_start = Instant::now();
+    // The tick timer: one for the connection's life, armed for `tick` after the last
+    // write and moved on only when it fires, rather than a timer registered and
+    // cancelled around every wait for a message (once per message on a quiet
+    // connection), as the reader's silence timer is.
+    let idle = tokio::time::sleep_until(last_write + tick);
+    tokio::pin!(idle);
     loop {
         if !st.closing {
             if st.batch.is_empty() && st.streams.is_empty() {
@@ -595,7 +601,15 @@ async fn writer(
                         None => st.closing = true,
                     },
                     _ = tick_req.notified() => st.batch.push_tick(),
-                    _ = tokio::time::sleep_until(last_write + tick) => st.batch.push_tick(),
+                    () = &mut idle => {
+                        let deadline = last_write + tick;
+                        if Instant::now() >= deadline {
+                            st.batch.push_tick();
+                            idle.as_mut().reset(Instant::now() + tick);
+                        } else {
+                            idle.as_mut().reset(deadline);
+                        }
+                    }
                 }
             }
             st.drain(&mut rx);
