@@ -590,6 +590,10 @@ async fn writer(
     // connection), as the reader's silence timer is.
     let idle = tokio::time::sleep_until(last_write + tick);
     tokio::pin!(idle);
+    // Likewise, one wait for the reader's tick requests at a time, kept registered
+    // until a request comes.
+    let tick_wanted = tick_req.notified();
+    tokio::pin!(tick_wanted);
     loop {
         if !st.closing {
             if st.batch.is_empty() && st.streams.is_empty() {
@@ -600,7 +604,10 @@ async fn writer(
                         Some(out) => st.add(out),
                         None => st.closing = true,
                     },
-                    _ = tick_req.notified() => st.batch.push_tick(),
+                    () = &mut tick_wanted => {
+                        st.batch.push_tick();
+                        tick_wanted.set(tick_req.notified());
+                    }
                     () = &mut idle => {
                         let deadline = last_write + tick;
                         if Instant::now() >= deadline {
