@@ -14,12 +14,11 @@ fuzz_target!(|data: &[u8]| {
     let Some((&chunk, stream)) = data.split_first() else {
         return;
     };
-    let limits = ReceiverLimits {
-        max_depth: 64,
-        max_sequences: 4,
-        max_reassembly_bytes: 1 << 16,
-        max_terms: 1 << 16,
-    };
+    let limits = ReceiverLimits::default()
+        .with_max_depth(64)
+        .with_max_sequences(4)
+        .with_max_reassembly_bytes(1 << 16)
+        .with_max_terms(1 << 16);
     let mut frames = FrameDecoder::with_max_frame_size(1 << 16);
     let mut rx = DistReceiver::new(limits);
     for piece in stream.chunks(chunk as usize + 1) {

@@ -85,7 +85,21 @@ impl From<DecodeError> for DistError {
 const BINARY_EXT: u8 = 109;
 
 /// Limits of a [`DistReceiver`].
+///
+/// Start from [`ReceiverLimits::default`] and change what you need, field by field or
+/// with the `with_*` methods; more limits may be added, so the struct cannot be built
+/// with a literal outside this crate.
+///
+/// ```
+/// use ferrobeam_proto::dist_header::{DistReceiver, ReceiverLimits};
+/// let limits = ReceiverLimits::default()
+///     .with_max_reassembly_bytes(16 << 20)
+///     .with_max_sequences(64);
+/// assert_eq!(limits.max_sequences, 64);
+/// let _receiver = DistReceiver::new(limits);
+/// ```
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ReceiverLimits {
     /// Deepest term nesting accepted when decoding.
     pub max_depth: usize,
@@ -96,6 +110,32 @@ pub struct ReceiverLimits {
     /// Most terms one decoded control message or message may contain (see
     /// [`DecodeOptions::max_terms`]): bounds the memory a packet decodes into.
     pub max_terms: usize,
+}
+
+impl ReceiverLimits {
+    /// These limits with `max_depth` set.
+    pub fn with_max_depth(mut self, n: usize) -> Self {
+        self.max_depth = n;
+        self
+    }
+
+    /// These limits with `max_sequences` set.
+    pub fn with_max_sequences(mut self, n: usize) -> Self {
+        self.max_sequences = n;
+        self
+    }
+
+    /// These limits with `max_reassembly_bytes` set.
+    pub fn with_max_reassembly_bytes(mut self, n: usize) -> Self {
+        self.max_reassembly_bytes = n;
+        self
+    }
+
+    /// These limits with `max_terms` set.
+    pub fn with_max_terms(mut self, n: usize) -> Self {
+        self.max_terms = n;
+        self
+    }
 }
 
 impl Default for ReceiverLimits {

@@ -245,10 +245,7 @@ fn reassembly_is_bounded() {
     let ps = packets(&wire);
 
     // Too many bytes.
-    let mut r = DistReceiver::new(ReceiverLimits {
-        max_reassembly_bytes: 5000,
-        ..ReceiverLimits::default()
-    });
+    let mut r = DistReceiver::new(ReceiverLimits::default().with_max_reassembly_bytes(5000));
     let errs: Vec<DistError> = ps
         .iter()
         .filter_map(|p| r.receive(p.clone()).err())
@@ -259,10 +256,7 @@ fn reassembly_is_bounded() {
     );
 
     // Too many sequences: start three, allow two.
-    let mut r = DistReceiver::new(ReceiverLimits {
-        max_sequences: 2,
-        ..ReceiverLimits::default()
-    });
+    let mut r = DistReceiver::new(ReceiverLimits::default().with_max_sequences(2));
     let mut firsts = Vec::new();
     for _ in 0..3 {
         let mut w = Vec::new();

@@ -13,12 +13,11 @@ use ferrobeam_term::{Atom, Pid, Ref, Term};
 use proptest::prelude::*;
 
 fn small_limits() -> ReceiverLimits {
-    ReceiverLimits {
-        max_depth: 64,
-        max_sequences: 8,
-        max_reassembly_bytes: 1 << 20,
-        max_terms: 100_000,
-    }
+    ReceiverLimits::default()
+        .with_max_depth(64)
+        .with_max_sequences(8)
+        .with_max_reassembly_bytes(1 << 20)
+        .with_max_terms(100_000)
 }
 
 /// Feeds a stream to the framing decoder and every packet to a receiver and the

@@ -183,10 +183,8 @@ impl DistConfig {
 
     /// The limits a connection's receiver applies, from this configuration.
     pub(crate) fn receiver_limits(&self) -> ReceiverLimits {
-        ReceiverLimits {
-            max_reassembly_bytes: self.max_reassembly_bytes,
-            max_terms: self.max_message_terms,
-            ..ReceiverLimits::default()
-        }
+        ReceiverLimits::default()
+            .with_max_reassembly_bytes(self.max_reassembly_bytes)
+            .with_max_terms(self.max_message_terms)
     }
 }
