@@ -25,8 +25,9 @@
 //! `spin_us` (default 50; 0 turns it off) before they sleep, as BEAM's schedulers do.
 //! The raw TCP floor watches its sockets the same way. `tokio` is the plain
 //! multi-threaded runtime, `current` the current-thread one.
-//! `event_interval=N` sets Tokio's `event_interval` and `busy_limit=N` the node's
-//! `DistConfig::busy_limit` (experiments of BENCHMARKS.md; the harness uses neither).
+//! `event_interval=N` sets Tokio's `event_interval`, `busy_limit=N` the node's
+//! `DistConfig::busy_limit` and `read_spin_us=N` its `DistConfig::read_spin`
+//! (experiments of BENCHMARKS.md; the harness uses none of them).
 
 mod drive;
 mod peer;

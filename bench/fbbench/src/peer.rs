@@ -24,6 +24,12 @@ pub async fn start_node(args: &Args) -> Result<DistNode, String> {
             cfg.busy_limit = n as usize;
         }
     }
+    if let Some(us) = args.0.get("read_spin_us") {
+        let us = us
+            .parse()
+            .map_err(|_| format!("read_spin_us={us}: not an integer"))?;
+        cfg.read_spin = std::time::Duration::from_micros(us);
+    }
     dist::start(cfg)
         .await
         .map_err(|e| format!("cannot start the node: {e}"))

@@ -245,37 +245,60 @@ async fn frames(s: &mut TcpStream, size: usize, count: u64, rep: u64) -> std::io
     Ok(())
 }
 
-/// `FBB_RAW_SPIN_US` (an experiment, see BENCHMARKS.md): poll the socket without
-/// sleeping for up to that many microseconds before waiting for it, as a BEAM
-/// scheduler polls for a while before it sleeps.
+/// How long the round-trip reader busy-polls its socket before it waits for the
+/// runtime: `ferrobeam::dist::DEFAULT_READ_SPIN`, as a distribution connection's
+/// reader does (`FBB_RAW_SPIN_US` sets another, 0 turns it off), so that the floor
+/// reads the way ferrobeam does.
 fn spin_us() -> u64 {
     std::env::var("FBB_RAW_SPIN_US")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
+        .unwrap_or(ferrobeam::dist::DEFAULT_READ_SPIN.as_micros() as u64)
 }
 
+/// Reads `buf` whole: as a distribution reader does, it first busy-polls the socket
+/// for up to `spin_us` (with `poll(2)`, yielding to the runtime between polls) and reads
+/// what comes with the system call directly (Tokio's `try_read` only tries once the
+/// reactor has seen the socket become readable, which it does not while this task
+/// spins), then waits for readiness.
 async fn read_exact_spinning(
     s: &mut TcpStream,
     buf: &mut [u8],
     spin_us: u64,
 ) -> std::io::Result<()> {
+    use std::io::Read;
+    use std::os::fd::{AsRawFd, FromRawFd};
+    #[repr(C)]
+    struct PollFd {
+        fd: i32,
+        events: i16,
+        revents: i16,
+    }
+    extern "C" {
+        fn poll(fds: *mut PollFd, nfds: std::ffi::c_ulong, timeout: i32) -> i32;
+    }
     let mut got = 0;
     if spin_us > 0 {
-        use std::io::Read;
-        use std::os::fd::{AsRawFd, FromRawFd};
-        // Read with the system call directly: Tokio's `try_read` only tries once the
-        // reactor has seen the socket become readable, which it does not while this
-        // task spins. The socket is non-blocking (Tokio made it so).
-        // SAFETY: the descriptor stays open (owned by `s`) and is never closed here.
-        let mut raw =
-            std::mem::ManuallyDrop::new(unsafe { std::net::TcpStream::from_raw_fd(s.as_raw_fd()) });
+        let fd = s.as_raw_fd();
+        // SAFETY: the descriptor stays open (owned by `s`) and is never closed here;
+        // the socket is non-blocking (Tokio made it so).
+        let mut raw = std::mem::ManuallyDrop::new(unsafe { std::net::TcpStream::from_raw_fd(fd) });
         let t = Instant::now();
         while got < buf.len() && t.elapsed().as_micros() < spin_us as u128 {
+            tokio::task::yield_now().await;
+            let mut p = PollFd {
+                fd,
+                events: 1, // POLLIN
+                revents: 0,
+            };
+            // SAFETY: one valid pollfd structure; a zero timeout returns at once.
+            if unsafe { poll(&mut p, 1, 0) } <= 0 {
+                continue;
+            }
             match raw.read(&mut buf[got..]) {
                 Ok(0) => return Err(std::io::ErrorKind::UnexpectedEof.into()),
                 Ok(n) => got += n,
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => std::hint::spin_loop(),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
                 Err(e) => return Err(e),
             }
         }

@@ -94,6 +94,24 @@ impl Drop for Watch {
     }
 }
 
+/// Whether the socket `fd` has something to read (or is closed or failed) right now,
+/// without waiting and without taking the socket's lock, as a reader's busy poll asks.
+#[cfg(unix)]
+pub(crate) fn readable_now(fd: std::os::fd::RawFd) -> bool {
+    imp::readable_now(fd)
+}
+
+/// Reads what the socket `fd` holds into the spare capacity of `buf`, without waiting
+/// and without asking Tokio, whose readiness flag is stale while a task busy-polls the
+/// socket itself. `WouldBlock` when it holds nothing; `Ok(0)` when the peer closed it.
+#[cfg(unix)]
+pub(crate) fn recv_now(
+    fd: std::os::fd::RawFd,
+    buf: &mut bytes::BytesMut,
+) -> std::io::Result<usize> {
+    imp::recv_now(fd, buf)
+}
+
 #[cfg(unix)]
 mod imp {
     use std::cell::RefCell;
@@ -118,6 +136,35 @@ mod imp {
 
     extern "C" {
         fn poll(fds: *mut PollFd, nfds: std::ffi::c_ulong, timeout: i32) -> i32;
+        fn recv(fd: i32, buf: *mut u8, len: usize, flags: i32) -> isize;
+    }
+
+    pub(super) fn readable_now(fd: i32) -> bool {
+        let mut p = PollFd {
+            fd,
+            events: POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd structure; a timeout of zero returns at once.
+        unsafe { poll(&mut p, 1, 0) > 0 }
+    }
+
+    pub(super) fn recv_now(fd: i32, buf: &mut bytes::BytesMut) -> std::io::Result<usize> {
+        use bytes::BufMut;
+        if buf.capacity() == buf.len() {
+            buf.reserve(8 * 1024);
+        }
+        let spare = buf.chunk_mut();
+        // SAFETY: `spare` is `spare.len()` bytes of writable (uninitialised) memory that
+        // `buf` owns, and `recv` writes at most that many bytes into it. The socket is
+        // non-blocking (Tokio made it so), so this does not wait.
+        let n = unsafe { recv(fd, spare.as_mut_ptr(), spare.len(), 0) };
+        if n < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: `recv` initialised the first `n` bytes of the spare capacity.
+        unsafe { buf.advance_mut(n as usize) };
+        Ok(n as usize)
     }
 
     /// Per worker thread: its copy of the watched set, and its backoff.

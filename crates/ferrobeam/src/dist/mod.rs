@@ -110,7 +110,9 @@ mod services;
 mod spawn;
 mod wire;
 
-pub use config::{DistConfig, DEFAULT_FLAGS, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_NET_TICKTIME};
+pub use config::{
+    DistConfig, DEFAULT_FLAGS, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_NET_TICKTIME, DEFAULT_READ_SPIN,
+};
 pub use cookie::{Cookie, CookieError};
 pub use name::{NameError, NameKind, NodeName};
 
