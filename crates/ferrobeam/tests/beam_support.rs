@@ -5,7 +5,7 @@
 
 #![allow(dead_code, unused_imports)]
 
-pub use ferrobeam_testkit::{beam_tool, find_tool as find};
+pub use ferrobeam_testkit::{beam_tool, find_tool as find, required};
 
 /// What an `erl` peer of the interop tests runs (`erl -noshell -eval AGENT`): a registered
 /// process `agent` that prints every message it gets as `MSG Term` (and runs

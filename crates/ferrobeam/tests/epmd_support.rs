@@ -39,16 +39,8 @@ use beam_support::find as find_in_path;
 /// they are missing and `FERROBEAM_REQUIRE_ERLANG=1`.
 pub fn erlang(test: &str) -> Option<Erlang> {
     let erl = beam_support::beam_tool("erl", test)?;
-    let found = find_epmd().map(|epmd| Erlang { erl, epmd });
-    if found.is_none() {
-        if std::env::var("FERROBEAM_REQUIRE_ERLANG").as_deref() == Ok("1") {
-            panic!("{test}: epmd is required (FERROBEAM_REQUIRE_ERLANG=1) but was not found");
-        }
-        eprintln!(
-            "SKIPPED {test}: epmd not found (set FERROBEAM_REQUIRE_ERLANG=1 to fail instead)"
-        );
-    }
-    found
+    let epmd = beam_support::required(find_epmd(), "epmd", test)?;
+    Some(Erlang { erl, epmd })
 }
 
 fn find_epmd() -> Option<PathBuf> {

@@ -756,7 +756,13 @@ pub fn find_tool(tool: &str) -> Option<PathBuf> {
 /// that `test` is skipped. With `FERROBEAM_REQUIRE_ERLANG=1` a missing tool panics
 /// instead, so that CI cannot skip interop tests silently.
 pub fn beam_tool(tool: &str, test: &str) -> Option<PathBuf> {
-    let found = find_tool(tool);
+    required(find_tool(tool), tool, test)
+}
+
+/// `found` (a tool an interop test needs, looked up by the caller), or `None` with a
+/// printed notice that `test` is skipped because `tool` is missing. With
+/// `FERROBEAM_REQUIRE_ERLANG=1` a missing tool panics instead.
+pub fn required<T>(found: Option<T>, tool: &str, test: &str) -> Option<T> {
     if found.is_none() {
         if std::env::var("FERROBEAM_REQUIRE_ERLANG").as_deref() == Ok("1") {
             panic!("{test}: {tool} is required (FERROBEAM_REQUIRE_ERLANG=1) but was not found");
