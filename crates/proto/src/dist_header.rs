@@ -26,7 +26,7 @@
 use crate::flags;
 use crate::framing::{self, FrameError};
 use bytes::Bytes;
-use ferrobeam_term::etf::{decode_no_version_with, encode_with, EncodeOptions};
+use ferrobeam_term::etf::{decode_no_version_at, encode_with, EncodeOptions};
 use ferrobeam_term::{Atom, DecodeError, DecodeOptions, Term};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
@@ -168,7 +168,7 @@ impl RawMessage {
     pub fn decode_message(&self, limits: &ReceiverLimits) -> Result<Option<Term>, DistError> {
         match &self.message {
             None => Ok(None),
-            Some(m) => decode_exact(m.clone(), &self.atoms, limits).map(Some),
+            Some(m) => decode_exact(m, &self.atoms, limits).map(Some),
         }
     }
 }
@@ -192,12 +192,12 @@ fn opts<'a>(atoms: &'a [Option<Atom>], limits: &ReceiverLimits) -> DecodeOptions
 }
 
 fn decode_exact(
-    input: Bytes,
+    input: &Bytes,
     atoms: &[Option<Atom>],
     limits: &ReceiverLimits,
 ) -> Result<Term, DistError> {
     let len = input.len();
-    let (t, used) = decode_no_version_with(input, &opts(atoms, limits))?;
+    let (t, used) = decode_no_version_at(input, 0, &opts(atoms, limits))?;
     if used != len {
         return Err(DistError::Term(format!(
             "{} bytes of trailing data after the message",
@@ -404,9 +404,11 @@ impl DistReceiver {
         if pos >= packet.len() {
             return Err(DistError::Term("no control message".into()));
         }
-        let (control, used) =
-            decode_no_version_with(packet.slice(pos..), &opts(atoms, &self.limits))?;
-        Ok((control, pos + used))
+        Ok(decode_no_version_at(
+            packet,
+            pos,
+            &opts(atoms, &self.limits),
+        )?)
     }
 
     fn pass_through(&self, packet: Bytes) -> Result<RawMessage, DistError> {
@@ -916,7 +918,7 @@ mod tests {
             }
             let m = got.unwrap().message.unwrap();
             assert_eq!(
-                decode_no_version_with(m.clone(), &DecodeOptions::default())
+                ferrobeam_term::etf::decode_no_version_with(m.clone(), &DecodeOptions::default())
                     .unwrap()
                     .0,
                 big

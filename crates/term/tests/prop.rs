@@ -36,6 +36,31 @@ proptest! {
     }
 
     #[test]
+    fn decoding_at_an_offset_is_decoding_the_slice(
+        t in arb_term(),
+        prefix in prop::collection::vec(any::<u8>(), 0..16),
+        at in 0usize..64,
+    ) {
+        let opts = EncodeOptions { version: false, utf8_atoms: true };
+        let mut bytes = prefix.clone();
+        etf::encode_with(&t, &opts, &mut bytes);
+        let end = bytes.len();
+        let bytes = Bytes::from(bytes);
+        let (back, to) = etf::decode_no_version_at(&bytes, prefix.len(), &DecodeOptions::default())
+            .map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert_eq!((back, to), (t, end));
+        // Any offset, even past the end: the same outcome as the slice, offsets moved.
+        let at = at.min(end);
+        let sliced = etf::decode_no_version_with(bytes.slice(at..), &DecodeOptions::default());
+        let direct = etf::decode_no_version_at(&bytes, at, &DecodeOptions::default());
+        match (sliced, direct) {
+            (Ok((a, n)), Ok((b, m))) => prop_assert_eq!((a, n + at), (b, m)),
+            (Err(_), Err(_)) => {}
+            (x, y) => prop_assert!(false, "slice {:?} but offset {:?}", x, y),
+        }
+    }
+
+    #[test]
     fn arbitrary_bytes_never_panic(mut v in prop::collection::vec(any::<u8>(), 0..256)) {
         let _ = decode(&v);
         if !v.is_empty() {

@@ -49,7 +49,33 @@ pub fn decode_no_version_with(
     input: Bytes,
     opts: &DecodeOptions<'_>,
 ) -> Result<(Term, usize), DecodeError> {
-    let mut d = Decoder::new(&input, opts, 0);
+    decode_no_version_at(&input, 0, opts)
+}
+
+/// Decodes one term *without* the version byte that starts at offset `pos` of `input`,
+/// returning the term and the offset where it ends. The same as
+/// [`decode_no_version_with`] on `input.slice(pos..)`, without that slice (a reference
+/// count taken and given back per call); decoded binaries are still slices of `input`,
+/// and the offsets in errors count from the start of `input`.
+///
+/// ```
+/// use bytes::Bytes;
+/// use ferrobeam_term::etf::decode_no_version_at;
+/// use ferrobeam_term::{DecodeOptions, Term};
+/// // A header byte, then the small integers 7 and 8.
+/// let input = Bytes::from_static(&[0xff, 97, 7, 97, 8]);
+/// let opts = DecodeOptions::default();
+/// let (a, end) = decode_no_version_at(&input, 1, &opts).unwrap();
+/// let (b, end) = decode_no_version_at(&input, end, &opts).unwrap();
+/// assert_eq!((a, b, end), (Term::Int(7), Term::Int(8), 5));
+/// ```
+#[inline]
+pub fn decode_no_version_at(
+    input: &Bytes,
+    pos: usize,
+    opts: &DecodeOptions<'_>,
+) -> Result<(Term, usize), DecodeError> {
+    let mut d = Decoder::new(input, opts, pos.min(input.len()));
     let t = d.term(0);
     match d.err {
         None => Ok((t, d.pos)),

@@ -60,7 +60,7 @@ mod inflate;
 use crate::Atom;
 use bytes::Bytes;
 
-pub use decode::{decode_bytes, decode_no_version_with};
+pub use decode::{decode_bytes, decode_no_version_at, decode_no_version_with};
 pub use encode::{encode_vectored, encode_with, encoded_len_with, Vectored};
 
 /// The version byte that starts every external term.
