@@ -97,7 +97,8 @@ pub struct DistConfig {
     /// (BEAM's schedulers busy-wait the same way). The reader yields to the other tasks
     /// between polls, and a reader whose spins find nothing spins before fewer and
     /// fewer of its waits (down to one in 64), so a quiet connection costs next to no
-    /// CPU.
+    /// CPU. At most one reader per CPU of the OS process spins at a time; the others
+    /// wait for readiness at once.
     pub read_spin: Duration,
 }
 

@@ -16,6 +16,7 @@ use ferrobeam_proto::handshake::{
 use ferrobeam_term::{Atom, Term};
 use std::collections::VecDeque;
 use std::io::IoSlice;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -721,8 +722,10 @@ async fn reader(
                 }
             }
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                if spin.wanted() {
+                let slot = if spin.wanted() { SPINNERS.take() } else { None };
+                if let Some(slot) = slot {
                     let got = spin_read(&rd, dec.buffer_mut(), spin.max).await;
+                    drop(slot);
                     spin.done(got.is_some());
                     match got {
                         None => {}
@@ -822,6 +825,52 @@ impl ReadSpin {
             self.fails = (self.fails + 1).min(6);
             self.skip = (1 << self.fails) - 1;
         }
+    }
+}
+
+/// The readers of this OS process that may busy-poll at the same time: one per CPU it
+/// may run on. More would only take CPU from each other (each spinning reader polls its
+/// socket once per turn of its worker); the others wait for readiness, which the
+/// runtime's own busy poll (`crate::runtime`) still shortens.
+static SPINNERS: SpinSlots = SpinSlots::new();
+
+/// A count of spinning readers, with a limit.
+struct SpinSlots {
+    spinning: AtomicUsize,
+    /// The limit; 0 until first used, then the number of CPUs.
+    max: AtomicUsize,
+}
+
+/// One reader's permission to spin, given back when dropped (also when the reader is
+/// cancelled mid-spin).
+struct SpinSlot<'a>(&'a SpinSlots);
+
+impl SpinSlots {
+    const fn new() -> SpinSlots {
+        SpinSlots {
+            spinning: AtomicUsize::new(0),
+            max: AtomicUsize::new(0),
+        }
+    }
+
+    fn take(&self) -> Option<SpinSlot<'_>> {
+        let mut max = self.max.load(Ordering::Relaxed);
+        if max == 0 {
+            max = std::thread::available_parallelism().map_or(1, |n| n.get());
+            self.max.store(max, Ordering::Relaxed);
+        }
+        if self.spinning.fetch_add(1, Ordering::Relaxed) < max {
+            Some(SpinSlot(self))
+        } else {
+            self.spinning.fetch_sub(1, Ordering::Relaxed);
+            None
+        }
+    }
+}
+
+impl Drop for SpinSlot<'_> {
+    fn drop(&mut self) {
+        self.0.spinning.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -1172,6 +1221,26 @@ fn control(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn spin_slots_are_limited_and_given_back() {
+        let slots = SpinSlots::new();
+        slots.max.store(2, Ordering::Relaxed);
+        let a = slots.take().expect("first slot");
+        let b = slots.take().expect("second slot");
+        assert!(
+            slots.take().is_none(),
+            "a third reader spun with a limit of 2"
+        );
+        drop(a);
+        let c = slots.take().expect("a slot given back is taken again");
+        drop((b, c));
+        assert_eq!(slots.spinning.load(Ordering::Relaxed), 0);
+        // The limit defaults to the CPUs this process may use.
+        let d = SpinSlots::new();
+        let _held = d.take().expect("at least one slot");
+        assert!(d.max.load(Ordering::Relaxed) >= 1);
+    }
 
     #[test]
     fn read_spin_backs_off_when_it_finds_nothing_and_resets_when_it_does() {
