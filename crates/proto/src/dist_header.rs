@@ -296,6 +296,9 @@ impl Drop for Pooled {
 #[derive(Debug)]
 pub struct DistReceiver {
     cache: Vec<Option<Atom>>,
+    /// The atoms the packet being decoded by [`DistReceiver::receive`] references,
+    /// kept between packets so that a whole packet costs no vector of its own.
+    scratch: Vec<Option<Atom>>,
     sequences: HashMap<u64, Sequence>,
     in_flight: usize,
     limits: ReceiverLimits,
@@ -313,6 +316,7 @@ impl DistReceiver {
     pub fn new(limits: ReceiverLimits) -> DistReceiver {
         DistReceiver {
             cache: vec![None; ATOM_CACHE_SIZE],
+            scratch: Vec::new(),
             sequences: HashMap::new(),
             in_flight: 0,
             limits,
@@ -342,7 +346,20 @@ impl DistReceiver {
 
     /// Takes a packet body apart and decodes its terms. Returns `None` for a fragment
     /// that does not complete its message.
+    ///
+    /// The same as [`DistReceiver::receive_raw`] then [`RawMessage::decode_message`],
+    /// but a whole packet with a distribution header (the common case) is decoded in
+    /// place, with the atoms its header references in a buffer of the receiver rather
+    /// than a vector of its own.
     pub fn receive(&mut self, packet: Bytes) -> Result<Option<Received>, DistError> {
+        if packet.first() == Some(&VERSION_MAGIC) && packet.get(1) == Some(&DIST_HEADER) {
+            let mut atoms = std::mem::take(&mut self.scratch);
+            atoms.clear();
+            let got = self.decode_whole(&packet, &mut atoms);
+            atoms.clear();
+            self.scratch = atoms;
+            return got.map(Some);
+        }
         match self.receive_raw(packet)? {
             None => Ok(None),
             Some(raw) => {
@@ -371,6 +388,30 @@ impl DistReceiver {
             (Some(VERSION_MAGIC), Some(DIST_FRAG_CONT)) => self.later_fragment(packet),
             (Some(a), b) => Err(DistError::UnknownPacket([a, b.unwrap_or(0)])),
         }
+    }
+
+    /// A whole packet with a distribution header, decoded with `atoms` as the buffer
+    /// of the atoms its header references.
+    fn decode_whole(
+        &mut self,
+        packet: &Bytes,
+        atoms: &mut Vec<Option<Atom>>,
+    ) -> Result<Received, DistError> {
+        let pos = self.parse_atom_refs_into(packet, 2, atoms)?;
+        let (control, end) = self.control_at(packet, pos, atoms)?;
+        let message = if end == packet.len() {
+            None
+        } else {
+            let (m, used) = decode_no_version_at(packet, end, &opts(atoms, &self.limits))?;
+            if used != packet.len() {
+                return Err(DistError::Term(format!(
+                    "{} bytes of trailing data after the message",
+                    packet.len() - used
+                )));
+            }
+            Some(m)
+        };
+        Ok(Received { control, message })
     }
 
     /// Decodes the control message at `pos` (no version byte); the rest of the packet
@@ -550,10 +591,23 @@ impl DistReceiver {
         b: &[u8],
         pos: usize,
     ) -> Result<(Vec<Option<Atom>>, usize), DistError> {
+        let mut atoms = Vec::new();
+        let p = self.parse_atom_refs_into(b, pos, &mut atoms)?;
+        Ok((atoms, p))
+    }
+
+    /// Reads the atom cache references of the header at `pos` into `atoms` (empty),
+    /// applying its cache updates; returns where the header ends.
+    fn parse_atom_refs_into(
+        &mut self,
+        b: &[u8],
+        pos: usize,
+        atoms: &mut Vec<Option<Atom>>,
+    ) -> Result<usize, DistError> {
         let n = *b.get(pos).ok_or(DistError::Header("truncated"))? as usize;
         let mut p = pos + 1;
         if n == 0 {
-            return Ok((Vec::new(), p));
+            return Ok(p);
         }
         let flag_bytes = n / 2 + 1;
         let flags = b
@@ -571,7 +625,7 @@ impl DistReceiver {
             }
         };
         let long_atoms = nibble(n) & 1 != 0;
-        let mut atoms = Vec::with_capacity(n);
+        atoms.reserve(n);
         for i in 0..n {
             let f = nibble(i);
             let ix = *b.get(p).ok_or(DistError::Header("truncated reference"))? as usize;
@@ -606,7 +660,7 @@ impl DistReceiver {
                 }
             }
         }
-        Ok((atoms, p))
+        Ok(p)
     }
 }
 

@@ -91,6 +91,34 @@ proptest! {
     }
 
     #[test]
+    fn receive_decodes_as_receive_raw_then_decode_message(mutations in proptest::collection::vec((any::<usize>(), any::<u8>()), 0..4)) {
+        // Two receivers fed the same (possibly corrupted) packets of a real capture,
+        // one through `receive`, one through `receive_raw` and `decode_message`: the
+        // same terms, or both an error.
+        let c = capture();
+        let mut frames = FrameDecoder::new();
+        frames.push(&c.b_packets);
+        let mut fast = DistReceiver::new(small_limits());
+        let mut raw = DistReceiver::new(small_limits());
+        while let Some(Ok(Frame::Data(body))) = frames.next_frame() {
+            let p = Bytes::from(mutate(&body, &mutations));
+            let a = fast.receive(p.clone()).map(|o| o.map(|r| (r.control, r.message)));
+            let b = raw.receive_raw(p).and_then(|o| match o {
+                None => Ok(None),
+                Some(m) => {
+                    let message = m.decode_message(&small_limits())?;
+                    Ok(Some((m.control, message)))
+                }
+            });
+            match (a, b) {
+                (Ok(x), Ok(y)) => prop_assert_eq!(x, y),
+                (Err(_), Err(_)) => {}
+                (x, y) => prop_assert!(false, "receive {:?} but receive_raw {:?}", x, y),
+            }
+        }
+    }
+
+    #[test]
     fn corrupted_packets_one_by_one_never_panic(mutations in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..4)) {
         // Corrupt each packet in turn (not the framing), keeping the cache in sync.
         let c = capture();

@@ -943,11 +943,10 @@ fn packet(
     body: Bytes,
     negotiated: u64,
 ) -> Result<(), String> {
-    let Some(raw) = rx.receive_raw(body).map_err(|e| e.to_string())? else {
+    let Some(got) = rx.receive(body).map_err(|e| e.to_string())? else {
         return Ok(());
     };
-    let message = raw.decode_message(rx.limits()).map_err(|e| e.to_string())?;
-    let msg = ControlMessage::from_term(raw.control, message).map_err(|e| e.to_string())?;
+    let msg = ControlMessage::from_term(got.control, got.message).map_err(|e| e.to_string())?;
     control(inner, peer, id, flow, msg, negotiated)
 }
 
