@@ -32,7 +32,9 @@ pub const DEFAULT_MAX_FRAME_SIZE: usize = 128 * 1024 * 1024;
 pub enum Frame {
     /// A zero-length packet.
     Tick,
-    /// A packet body (without its length): a zero-copy slice of the receive buffer.
+    /// A packet body (without its length): a zero-copy slice of the receive buffer,
+    /// or a copy of its own for a packet shorter than
+    /// [`FrameDecoder::with_copy_below`]'s limit.
     Data(Bytes),
 }
 
@@ -55,6 +57,8 @@ pub enum FrameError {
 pub struct FrameDecoder {
     buf: BytesMut,
     max: usize,
+    /// Packets shorter than this are copied out of `buf`.
+    copy_below: usize,
     failed: Option<FrameError>,
 }
 
@@ -75,8 +79,32 @@ impl FrameDecoder {
         FrameDecoder {
             buf: BytesMut::new(),
             max,
+            copy_below: 0,
             failed: None,
         }
+    }
+
+    /// This decoder, returning packets shorter than `n` bytes as copies of their own
+    /// rather than slices of the receive buffer (by default none are copied).
+    ///
+    /// A slice keeps the whole buffer it was read into alive, with every other packet
+    /// in it, for as long as anything decoded from it is kept: a binary a process keeps
+    /// from a 100-byte packet would hold a buffer of 8 KiB or more. Copying short packets
+    /// (one allocation and a copy of a few hundred bytes) bounds what a kept binary
+    /// holds to its own packet, as BEAM's sub-binaries of a received packet do, while
+    /// long packets, where a copy would cost, stay slices.
+    ///
+    /// ```
+    /// use ferrobeam_proto::framing::{encode_frame, Frame, FrameDecoder};
+    /// let mut wire = Vec::new();
+    /// encode_frame(b"short", &mut wire).unwrap();
+    /// let mut d = FrameDecoder::new().with_copy_below(1024);
+    /// d.push(&wire);
+    /// assert_eq!(d.next_frame(), Some(Ok(Frame::Data(b"short"[..].into()))));
+    /// ```
+    pub fn with_copy_below(mut self, n: usize) -> FrameDecoder {
+        self.copy_below = n;
+        self
     }
 
     /// The largest packet accepted.
@@ -138,6 +166,11 @@ impl FrameDecoder {
         if len == 0 {
             return Some(Ok(Frame::Tick));
         }
+        if len < self.copy_below {
+            let body = Bytes::copy_from_slice(&self.buf[..len]);
+            self.buf.advance(len);
+            return Some(Ok(Frame::Data(body)));
+        }
         Some(Ok(Frame::Data(self.buf.split_to(len).freeze())))
     }
 }
@@ -186,6 +219,36 @@ pub fn finish_frame(out: &mut Vec<u8>, start: usize) -> Result<(), FrameError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn short_packets_are_copied_out_of_the_buffer_long_ones_are_slices() {
+        let mut wire = Vec::new();
+        encode_frame(&[1u8; 100], &mut wire).unwrap();
+        encode_frame(&[2u8; 5000], &mut wire).unwrap();
+        encode_frame(&[3u8; 99], &mut wire).unwrap();
+        let mut d = FrameDecoder::new().with_copy_below(1024);
+        d.push(&wire);
+        let buffer =
+            d.buffer_mut().as_ptr() as usize..d.buffer_mut().as_ptr() as usize + wire.len();
+        let mut got = Vec::new();
+        while let Some(f) = d.next_frame() {
+            let Frame::Data(b) = f.unwrap() else {
+                panic!("a tick")
+            };
+            got.push((b.len(), b[0], buffer.contains(&(b.as_ptr() as usize))));
+        }
+        // Same bytes either way; only the 5000-byte packet still points into the buffer.
+        assert_eq!(got, [(100, 1, false), (5000, 2, true), (99, 3, false)]);
+        assert_eq!(d.buffered(), 0);
+        // By default, nothing is copied.
+        let mut d = FrameDecoder::new();
+        d.push(&wire);
+        let start = d.buffer_mut().as_ptr() as usize;
+        let Some(Ok(Frame::Data(b))) = d.next_frame() else {
+            panic!("no packet")
+        };
+        assert_eq!(b.as_ptr() as usize, start + 4);
+    }
 
     #[test]
     fn byte_by_byte() {

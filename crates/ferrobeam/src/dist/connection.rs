@@ -406,7 +406,8 @@ fn run(inner: Arc<Inner>, peer: Atom, id: u64, sock: TcpStream, c: Completed, le
             tick_req.clone(),
             flow,
         ));
-        let mut dec = FrameDecoder::with_max_frame_size(inner2.cfg.max_frame_size);
+        let mut dec = FrameDecoder::with_max_frame_size(inner2.cfg.max_frame_size)
+            .with_copy_below(COPY_BELOW);
         dec.push(&leftover);
         handle
             .spawn(async move {
@@ -648,6 +649,13 @@ async fn writer(
         }
     }
 }
+
+/// Packets shorter than this are copied out of the read buffer, so that a binary a
+/// process keeps from one holds its packet only, not the whole buffer (8 KiB on a quiet
+/// connection, 256 KiB on a busy one) and every other packet read with it. Longer
+/// packets stay slices of the buffer, which they mostly fill: a kept binary from one
+/// holds at most 64 times its packet.
+const COPY_BELOW: usize = 4 * 1024;
 
 /// The least a quiet connection's reader asks the socket for.
 const QUIET_READ: usize = 8 * 1024;

@@ -40,9 +40,12 @@
 //!
 //! The reader asks the socket for 8 KiB at a time on a quiet connection and 256 KiB on
 //! a busy one (many packets per system call). Binaries in received messages are slices
-//! of that read buffer, never copied, so a process that keeps a binary from another
-//! node keeps the whole buffer it came in (as a sub-binary keeps its parent binary on
-//! BEAM). To keep a small binary for long, copy it (`Bytes::copy_from_slice`).
+//! of their packet, never copied, so a process that keeps a binary from another node
+//! keeps the packet it came in, as a sub-binary keeps its parent binary on BEAM. A
+//! packet shorter than 4 KiB is copied out of the read buffer first, so that is all it
+//! holds; a longer one is a slice of the read buffer, which it mostly fills, and a binary
+//! kept from it holds that buffer (at most 64 times the packet). To keep a small binary
+//! from a large message for long, copy it (`Bytes::copy_from_slice`).
 //!
 //! Messages larger than 256 KiB go out in fragments of 64 KiB when the peer accepts
 //! them (`FRAGMENTS`, as every BEAM node does; BEAM fragments from 64 KiB, and a whole
