@@ -257,7 +257,8 @@ fn spin_us() -> u64 {
 }
 
 /// Reads `buf` whole: as a distribution reader does, it first busy-polls the socket
-/// for up to `spin_us` (with `poll(2)`, yielding to the runtime between polls) and reads
+/// for up to `spin_us` (with `ferrobeam::runtime::readable_now`, yielding to the runtime
+/// between polls) and reads
 /// what comes with the system call directly (Tokio's `try_read` only tries once the
 /// reactor has seen the socket become readable, which it does not while this task
 /// spins), then waits for readiness.
@@ -268,15 +269,6 @@ async fn read_exact_spinning(
 ) -> std::io::Result<()> {
     use std::io::Read;
     use std::os::fd::{AsRawFd, FromRawFd};
-    #[repr(C)]
-    struct PollFd {
-        fd: i32,
-        events: i16,
-        revents: i16,
-    }
-    extern "C" {
-        fn poll(fds: *mut PollFd, nfds: std::ffi::c_ulong, timeout: i32) -> i32;
-    }
     let mut got = 0;
     if spin_us > 0 {
         let fd = s.as_raw_fd();
@@ -286,13 +278,7 @@ async fn read_exact_spinning(
         let t = Instant::now();
         while got < buf.len() && t.elapsed().as_micros() < spin_us as u128 {
             tokio::task::yield_now().await;
-            let mut p = PollFd {
-                fd,
-                events: 1, // POLLIN
-                revents: 0,
-            };
-            // SAFETY: one valid pollfd structure; a zero timeout returns at once.
-            if unsafe { poll(&mut p, 1, 0) } <= 0 {
+            if !ferrobeam::runtime::readable_now(fd) {
                 continue;
             }
             match raw.read(&mut buf[got..]) {

@@ -94,10 +94,13 @@ impl Drop for Watch {
     }
 }
 
-/// Whether the socket `fd` has something to read (or is closed or failed) right now,
-/// without waiting and without taking the socket's lock, as a reader's busy poll asks.
+/// Whether the socket `fd` has something to read (or is closed or failed) right now:
+/// one `poll(2)` with a zero timeout, which neither waits nor takes the socket's lock.
+/// A distribution connection's reader busy-polls its drained socket with it
+/// ([`DistConfig::read_spin`](crate::dist::DistConfig::read_spin)); an application that
+/// busy-polls a latency-sensitive socket of its own can do the same.
 #[cfg(unix)]
-pub(crate) fn readable_now(fd: std::os::fd::RawFd) -> bool {
+pub fn readable_now(fd: std::os::fd::RawFd) -> bool {
     imp::readable_now(fd)
 }
 

@@ -9,6 +9,7 @@ use ferrobeam::dist::{DistNode, MonitorNodesOptions, Ping};
 use ferrobeam::epmd::EpmdClient;
 use ferrobeam::{Atom, Term};
 use ferrobeam_proto::flags;
+use ferrobeam_proto::framing::encode_frame;
 use ferrobeam_proto::handshake::{Config, Cookie, Event, Handshake};
 use std::time::{Duration, Instant};
 use support::*;
@@ -216,8 +217,8 @@ async fn malformed_packets_close_only_their_connection() {
     ];
     for (i, body) in bad.iter().enumerate() {
         let mut sock = raw_peer(&c, &a, &format!("bad{i}")).await;
-        let mut pkt = (body.len() as u32).to_be_bytes().to_vec();
-        pkt.extend_from_slice(body);
+        let mut pkt = Vec::new();
+        encode_frame(body, &mut pkt).unwrap();
         sock.write_all(&pkt).await.unwrap();
         read_until_closed(&mut sock, Duration::from_secs(5)).await;
     }
@@ -275,18 +276,9 @@ async fn acceptor_takes_the_old_name_message() {
     wait_for(5, "connection up", || a.nodes() == vec![Atom::new(&me)]).await;
     // A pass-through REG_SEND works on it.
     let from = ferrobeam::Pid::new(me.as_str(), 1, 0, 9);
-    let ctl = Term::tuple(vec![
-        Term::Int(6),
-        Term::Pid(from),
-        Term::atom(""),
-        Term::atom("inbox"),
-    ]);
-    let mut body = vec![112];
-    body.extend_from_slice(&ferrobeam_term::etf::encode(&ctl));
-    body.extend_from_slice(&ferrobeam_term::etf::encode(&Term::atom("old_style")));
-    let mut pkt = (body.len() as u32).to_be_bytes().to_vec();
-    pkt.extend_from_slice(&body);
-    sock.write_all(&pkt).await.unwrap();
+    sock.write_all(&reg_send_packet(&from, "inbox", &Term::atom("old_style")))
+        .await
+        .unwrap();
     assert_eq!(inbox.recv(5).await, Term::atom("old_style"));
     a.shutdown().await;
 }
@@ -354,8 +346,8 @@ fn raw_packet(ctl: &Term, message: Option<&Term>) -> Vec<u8> {
     if let Some(m) = message {
         body.extend_from_slice(&ferrobeam_term::etf::encode(m));
     }
-    let mut pkt = (body.len() as u32).to_be_bytes().to_vec();
-    pkt.extend_from_slice(&body);
+    let mut pkt = Vec::new();
+    encode_frame(&body, &mut pkt).unwrap();
     pkt
 }
 

@@ -1,9 +1,9 @@
 //! The receive and send pipeline of a distribution connection, per packet, on the
 //! packets of a `gen_server:call` between nodes: what a node's reader does with each
-//! packet (`DistReceiver::receive`, then `ControlMessage::from_term`; and the same through
-//! `receive_raw` and `RawMessage::decode_message`, the path of fragments) and what its
-//! writer does (`DistSender::encode`), with the
-//! atom cache warm, as on a connection that has been up for a while.
+//! packet (`DistReceiver::receive`, then `ControlMessage::from_term`; and the same
+//! through `receive_raw` and `RawMessage::decode_message`, the path of fragments) and
+//! what its writer does (`DistSender::encode`), with the atom cache warm, as on a
+//! connection that has been up for a while.
 //!
 //! Run with `cargo bench -p ferrobeam-proto --bench packets -- --measurement-time 3`.
 //! BENCHMARKS.md quotes it where the round trip's per-packet work is discussed.
@@ -92,35 +92,26 @@ fn bench(c: &mut Criterion) {
         rx.receive_raw(p.clone()).expect("a valid packet");
     }
 
-    let mut g = c.benchmark_group("receive");
-    for ((name, _), p) in msgs.iter().zip(&packets) {
-        g.bench_function(*name, |b| {
-            b.iter(|| {
-                let got = rx
-                    .receive(black_box(p.clone()))
-                    .expect("valid")
-                    .expect("whole");
-                ControlMessage::from_term(got.control, got.message).expect("valid")
-            })
-        });
+    // `receive`, and `receive_raw` then `decode_message` (what fragments take).
+    type Path = fn(&mut DistReceiver, Bytes) -> ControlMessage;
+    let paths: [(&str, Path); 2] = [
+        ("receive", |rx, p| {
+            let got = rx.receive(p).expect("valid").expect("whole");
+            ControlMessage::from_term(got.control, got.message).expect("valid")
+        }),
+        ("receive_raw", |rx, p| {
+            let raw = rx.receive_raw(p).expect("valid").expect("whole");
+            let message = raw.decode_message(rx.limits()).expect("valid");
+            ControlMessage::from_term(raw.control, message).expect("valid")
+        }),
+    ];
+    for (group, path) in paths {
+        let mut g = c.benchmark_group(group);
+        for ((name, _), p) in msgs.iter().zip(&packets) {
+            g.bench_function(*name, |b| b.iter(|| path(&mut rx, black_box(p.clone()))));
+        }
+        g.finish();
     }
-    g.finish();
-
-    // The same through `receive_raw` (what fragments take).
-    let mut g = c.benchmark_group("receive_raw");
-    for ((name, _), p) in msgs.iter().zip(&packets) {
-        g.bench_function(*name, |b| {
-            b.iter(|| {
-                let raw = rx
-                    .receive_raw(black_box(p.clone()))
-                    .expect("valid")
-                    .expect("whole");
-                let message = raw.decode_message(rx.limits()).expect("valid");
-                ControlMessage::from_term(raw.control, message).expect("valid")
-            })
-        });
-    }
-    g.finish();
 
     let mut g = c.benchmark_group("send");
     for (name, m) in &msgs {

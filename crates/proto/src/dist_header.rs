@@ -168,7 +168,7 @@ impl RawMessage {
     pub fn decode_message(&self, limits: &ReceiverLimits) -> Result<Option<Term>, DistError> {
         match &self.message {
             None => Ok(None),
-            Some(m) => decode_exact(m, &self.atoms, limits).map(Some),
+            Some(m) => decode_exact(m, 0, &self.atoms, limits).map(Some),
         }
     }
 }
@@ -191,13 +191,15 @@ fn opts<'a>(atoms: &'a [Option<Atom>], limits: &ReceiverLimits) -> DecodeOptions
     }
 }
 
+/// Decodes the term that starts at `pos` of `input` and must end with it.
 fn decode_exact(
     input: &Bytes,
+    pos: usize,
     atoms: &[Option<Atom>],
     limits: &ReceiverLimits,
 ) -> Result<Term, DistError> {
     let len = input.len();
-    let (t, used) = decode_no_version_at(input, 0, &opts(atoms, limits))?;
+    let (t, used) = decode_no_version_at(input, pos, &opts(atoms, limits))?;
     if used != len {
         return Err(DistError::Term(format!(
             "{} bytes of trailing data after the message",
@@ -353,8 +355,8 @@ impl DistReceiver {
     /// than a vector of its own.
     pub fn receive(&mut self, packet: Bytes) -> Result<Option<Received>, DistError> {
         if packet.first() == Some(&VERSION_MAGIC) && packet.get(1) == Some(&DIST_HEADER) {
+            // Left empty after every packet, so it holds no atom between packets.
             let mut atoms = std::mem::take(&mut self.scratch);
-            atoms.clear();
             let got = self.decode_whole(&packet, &mut atoms);
             atoms.clear();
             self.scratch = atoms;
@@ -402,14 +404,7 @@ impl DistReceiver {
         let message = if end == packet.len() {
             None
         } else {
-            let (m, used) = decode_no_version_at(packet, end, &opts(atoms, &self.limits))?;
-            if used != packet.len() {
-                return Err(DistError::Term(format!(
-                    "{} bytes of trailing data after the message",
-                    packet.len() - used
-                )));
-            }
-            Some(m)
+            Some(decode_exact(packet, end, atoms, &self.limits)?)
         };
         Ok(Received { control, message })
     }

@@ -315,8 +315,9 @@ mod tests {
         assert!(d > a); // [1|<<>>] vs [1,2]: a bitstring sorts after a list
         assert!(a < d);
         assert!(Term::list(vec![Term::Int(1)]) < a); // [1] vs [1,2]: [] < [2]
-                                                     // Built by hand, not through `improper_list`: a tail that is itself a list is
-                                                     // compared as the rest of the list ([1|[2]] is [1,2]).
+
+        // Built by hand, not through `improper_list`: a tail that is itself a list is
+        // compared as the rest of the list ([1|[2]] is [1,2]).
         let nested = Term::ImproperList {
             elements: vec![Term::Int(1)],
             tail: Box::new(Term::list(vec![Term::Int(2)])),

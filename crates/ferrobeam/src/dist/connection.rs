@@ -714,7 +714,15 @@ async fn reader(
         let want = dec.bytes_needed().clamp(floor, MAX_READ);
         dec.buffer_mut().reserve(want);
         let room = dec.buffer_mut().capacity() - dec.buffer_mut().len();
-        match read_now(&mut rd, dec.buffer_mut()).await {
+        let mut got = read_now(&mut rd, dec.buffer_mut()).await;
+        if matches!(&got, Err(e) if e.kind() == std::io::ErrorKind::WouldBlock) {
+            if let Some(r) = spin.read(&rd, dec.buffer_mut()).await {
+                // The spin yielded between its polls: a new time slice.
+                slice_start = Instant::now();
+                got = r;
+            }
+        }
+        match got {
             Ok(0) => {
                 debug!(%peer, "the peer closed the connection");
                 break "connection_closed";
@@ -730,29 +738,6 @@ async fn reader(
                 }
             }
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                let slot = if spin.wanted() { SPINNERS.take() } else { None };
-                if let Some(slot) = slot {
-                    let got = spin_read(&rd, dec.buffer_mut(), spin.max).await;
-                    drop(slot);
-                    spin.done(got.is_some());
-                    match got {
-                        None => {}
-                        Some(Ok(0)) => {
-                            debug!(%peer, "the peer closed the connection");
-                            break "connection_closed";
-                        }
-                        Some(Ok(n)) => {
-                            busy = n == room;
-                            last_read = Instant::now();
-                            slice_start = last_read;
-                            continue;
-                        }
-                        Some(Err(e)) => {
-                            debug!(%peer, "read failed: {e}");
-                            break "connection_closed";
-                        }
-                    }
-                }
                 let ready = loop {
                     tokio::select! {
                         biased;
@@ -822,6 +807,23 @@ impl ReadSpin {
             return false;
         }
         true
+    }
+
+    /// Before a wait for readiness: if this wait is one to spin before and a spinner's
+    /// slot is free, busy-polls the drained socket ([`spin_read`]) and learns from what
+    /// it found. `None`: nothing was read; wait.
+    async fn read(
+        &mut self,
+        rd: &OwnedReadHalf,
+        buf: &mut bytes::BytesMut,
+    ) -> Option<std::io::Result<usize>> {
+        if !self.wanted() {
+            return None;
+        }
+        let _slot = SPINNERS.take()?;
+        let got = spin_read(rd, buf, self.max).await;
+        self.done(got.is_some());
+        got
     }
 
     /// The spin found a packet, or nothing.
