@@ -9,7 +9,7 @@
 //!   time runs until it has the last one (also with 2 senders).
 //!
 //! `cargo bench -p ferrobeam --bench local -- [spawn|pingpong|oneway|all] [--count N]
-//! [--reps R]`. Prints one `name value unit` line per figure (the best of the
+//! [--reps R] [--senders 1|2]`. Prints one `name value unit` line per figure (the best of the
 //! repetitions for time, the median for memory).
 //!
 //! The runtime is `ferrobeam::runtime::builder()` with 2 workers (its busy-poll phase
@@ -278,7 +278,8 @@ fn main() {
         }
         if what == "oneway" || what == "all" {
             let n = arg(&args, "--count").unwrap_or(10_000_000);
-            for senders in [1, 2] {
+            let only = arg(&args, "--senders");
+            for senders in [1, 2].into_iter().filter(|s| only.is_none_or(|o| o == *s)) {
                 let mut v = vec![];
                 for _ in 0..reps {
                     v.push(oneway(&node, senders, n).await);

@@ -202,9 +202,17 @@ fn le4(s: &[u8], at: usize) -> u64 {
 }
 
 impl PartialEq for Atom {
+    /// Compares the texts. An atom is inline exactly when its text fits
+    /// (`INLINE_CAP` bytes), and the unused inline bytes are always zero, so two
+    /// inline atoms are compared as fixed-size values (no `memcmp` call), and an
+    /// inline atom never equals a heap one.
     #[inline]
     fn eq(&self, other: &Atom) -> bool {
-        self.as_bytes() == other.as_bytes()
+        match (&self.0, &other.0) {
+            (Repr::Inline { len: a, buf: x }, Repr::Inline { len: b, buf: y }) => a == b && x == y,
+            (Repr::Heap(a), Repr::Heap(b)) => Arc::ptr_eq(a, b) || a == b,
+            _ => false,
+        }
     }
 }
 impl Eq for Atom {}
@@ -303,6 +311,38 @@ mod tests {
                 let mut b = Atom::new("previous");
                 b.set_inline_ascii(&text.as_bytes()[..n]);
                 assert_eq!(b, a);
+            }
+        }
+    }
+
+    #[test]
+    fn equality_is_text_equality() {
+        // Inline atoms compare as fixed-size values, so this checks that the unused
+        // inline bytes are zero however the atom was made: fresh, decoded, or
+        // overwritten in place over a longer one. The texts straddle the inline limit,
+        // in ASCII and in two-byte characters ("é" is 2 bytes: 11 fit, 12 do not).
+        let ascii = "abcdefghijklmnopqrstuvwxyz0123456789";
+        let mut texts: Vec<String> = (0..=ascii.len()).map(|n| ascii[..n].into()).collect();
+        texts.extend((0..14).map(|n| "é".repeat(n)));
+        texts.extend(["b", "abd", "abcdefghijklmnopqrstuvwxyz0123456788"].map(String::from));
+        let mut atoms: Vec<(String, Atom)> = Vec::new();
+        for t in &texts {
+            atoms.push((t.clone(), Atom::new(t)));
+            atoms.push((t.clone(), Atom::from(t.clone())));
+            if t.is_ascii() {
+                atoms.push((t.clone(), Atom::from_ascii(t.as_bytes())));
+                if t.len() <= INLINE_CAP {
+                    for prev in &texts {
+                        let mut a = Atom::new(prev);
+                        a.set_inline_ascii(t.as_bytes());
+                        atoms.push((t.clone(), a));
+                    }
+                }
+            }
+        }
+        for (ta, a) in &atoms {
+            for (tb, b) in &atoms {
+                assert_eq!(a == b, ta == tb, "{ta:?} == {tb:?}");
             }
         }
     }
