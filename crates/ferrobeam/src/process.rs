@@ -35,8 +35,9 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
-/// Locks a mutex, ignoring poisoning: every critical section here leaves the state
-/// consistent, and the only user code run under a lock (a receive predicate) only reads.
+/// Locks a `std::sync::Mutex` (the node's tables and the connection table), ignoring
+/// poisoning: no user code runs under these locks, and every critical section leaves
+/// the state consistent. A process's own queues use [`ShortLock`] instead.
 #[inline]
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     match m.lock() {
