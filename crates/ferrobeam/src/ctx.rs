@@ -398,7 +398,7 @@ impl Ctx {
                 }
                 local.ext().links.insert(pid.clone());
                 drop(local);
-                let _ = self.proc.push_wake(Sig::ctl(Ctl::Exit {
+                let _ = self.proc.push(Sig::ctl(Ctl::Exit {
                     from: pid.clone(),
                     reason: reason::noproc(),
                     link: true,
@@ -554,7 +554,7 @@ impl Ctx {
                 Some(&me),
             ),
             None => {
-                let _ = self.proc.push_wake(Sig::ctl(Ctl::Down {
+                let _ = self.proc.push(Sig::ctl(Ctl::Down {
                     reference: r.clone(),
                     reason: reason::noproc(),
                 }));

@@ -717,12 +717,7 @@ impl Node {
             .table
             .with(index, serial, |p| p.push(sig.take().expect("once")));
         match res {
-            Some(Ok(waker)) => {
-                if let Some(w) = waker {
-                    crate::process::wake(w);
-                }
-                Ok(())
-            }
+            Some(Ok(())) => Ok(()),
             Some(Err(e)) => Err(e),
             None => Err((sig.expect("not taken"), reason::noproc())),
         }
@@ -733,18 +728,11 @@ impl Node {
     /// (with its pid and exit reason).
     #[allow(clippy::result_large_err)] // the error is the rare path
     fn push_name(&self, name: &Atom, sig: Sig) -> Result<(), (Sig, Term, Option<Pid>)> {
-        let res = {
-            let reg = self.inner.registry.read(name);
-            match reg.get(name) {
-                Some(p) => p.push(sig).map_err(|(s, r)| (s, r, Some(p.pid.clone()))),
-                None => Err((sig, reason::noproc(), None)),
-            }
-        };
-        res.map(|w| {
-            if let Some(w) = w {
-                crate::process::wake(w);
-            }
-        })
+        let reg = self.inner.registry.read(name);
+        match reg.get(name) {
+            Some(p) => p.push(sig).map_err(|(s, r)| (s, r, Some(p.pid.clone()))),
+            None => Err((sig, reason::noproc(), None)),
+        }
     }
 
     /// Answers a link or monitor whose target is gone.

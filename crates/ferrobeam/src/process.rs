@@ -85,6 +85,8 @@ pub(crate) struct Ext {
 /// The signal queue, shared with every sender.
 pub(crate) struct Inbox {
     pub(crate) queue: Vec<Sig>,
+    /// The waker of the process's task, kept between wake-ups (so registering the same
+    /// one again is free); [`Proc::armed`] says whether the next signal must wake it.
     pub(crate) waker: Option<Waker>,
     /// Set, with the exit reason, once the process has begun to exit.
     pub(crate) dead: Option<Box<Term>>,
@@ -101,9 +103,9 @@ thread_local! {
 
 /// Wakes a process task, noting it (see `WOKE`).
 #[inline]
-pub(crate) fn wake(w: Waker) {
+pub(crate) fn wake(w: &Waker) {
     WOKE.with(|c| c.set(true));
-    w.wake();
+    w.wake_by_ref();
 }
 
 /// True if this thread woke a process during the current process poll.
@@ -179,6 +181,9 @@ pub(crate) struct Proc {
     pub(crate) hot: AtomicBool,
     /// A group leader was set (so spawning does not lock to look for one).
     pub(crate) has_group_leader: AtomicBool,
+    /// The next signal must wake the task. Read and written under the inbox lock only
+    /// (it is an atomic to sit beside the other flags, not to be read without the lock).
+    armed: AtomicBool,
 }
 
 impl Proc {
@@ -207,14 +212,18 @@ impl Proc {
             pending: AtomicBool::new(false),
             hot: AtomicBool::new(false),
             has_group_leader: AtomicBool::new(false),
+            armed: AtomicBool::new(false),
         }
     }
 
-    /// Puts a signal at the end of the queue. Returns the waker to wake once no lock is
-    /// held, or gives the signal back, with the exit reason, if the process has begun
-    /// to exit.
+    /// Puts a signal at the end of the queue and wakes the process if it waits for one,
+    /// or gives the signal back, with the exit reason, if the process has begun to exit.
+    ///
+    /// The wake-up is by reference, under the lock: the waker stays registered for the
+    /// next time, so neither side clones or drops it per signal, and the process cannot
+    /// replace it meanwhile.
     #[inline]
-    pub(crate) fn push(&self, sig: Sig) -> Result<Option<Waker>, (Sig, Term)> {
+    pub(crate) fn push(&self, sig: Sig) -> Result<(), (Sig, Term)> {
         let mut inbox = self.inbox.lock();
         if let Some(reason) = &inbox.dead {
             let reason = (**reason).clone();
@@ -225,14 +234,11 @@ impl Proc {
         }
         inbox.queue.push(sig);
         self.pending.store(true, Ordering::Release);
-        Ok(inbox.waker.take())
-    }
-
-    /// [`Proc::push`] and wake.
-    #[inline]
-    pub(crate) fn push_wake(&self, sig: Sig) -> Result<(), (Sig, Term)> {
-        if let Some(w) = self.push(sig)? {
-            wake(w);
+        if self.armed.load(Ordering::Relaxed) {
+            self.armed.store(false, Ordering::Relaxed);
+            if let Some(w) = &inbox.waker {
+                wake(w);
+            }
         }
         Ok(())
     }
@@ -287,7 +293,7 @@ impl Proc {
             let mut inbox = self.inbox.lock();
             if inbox.queue.is_empty() {
                 if let Some(waker) = waker {
-                    register(&mut inbox, waker);
+                    register(self, &mut inbox, waker);
                     self.parked.store(true, Ordering::Relaxed);
                 }
                 return added;
@@ -304,7 +310,7 @@ impl Proc {
                     local.mailbox.extend(inbox.queue.drain(..));
                 }
                 if let Some(waker) = waker {
-                    register(&mut inbox, waker);
+                    register(self, &mut inbox, waker);
                     self.parked.store(true, Ordering::Relaxed);
                 }
                 return true;
@@ -456,6 +462,7 @@ impl Proc {
             let mut inbox = self.inbox.lock();
             inbox.dead = Some(Box::new(reason.clone()));
             inbox.waker = None;
+            self.armed.store(false, Ordering::Relaxed);
             (std::mem::take(&mut inbox.queue), inbox.name.take())
         };
         if let Some(name) = name {
@@ -534,6 +541,7 @@ impl Proc {
                 inbox.dead = Some(Box::new(reason::killed()));
             }
             inbox.waker = None;
+            self.armed.store(false, Ordering::Relaxed);
             inbox.name.take()
         };
         if let Some(name) = name {
@@ -546,7 +554,7 @@ impl Proc {
 /// if one is already waiting.
 fn arm(proc: &Proc, waker: &Waker) {
     let mut inbox = proc.inbox.lock();
-    register(&mut inbox, waker);
+    register(proc, &mut inbox, waker);
     drop(inbox);
     if proc.ctl_pending.load(Ordering::Relaxed) != 0 {
         waker.wake_by_ref();
@@ -554,7 +562,8 @@ fn arm(proc: &Proc, waker: &Waker) {
 }
 
 #[inline]
-fn register(inbox: &mut Inbox, waker: &Waker) {
+fn register(proc: &Proc, inbox: &mut Inbox, waker: &Waker) {
+    proc.armed.store(true, Ordering::Relaxed);
     match &inbox.waker {
         Some(w) if w.will_wake(waker) => {}
         _ => inbox.waker = Some(waker.clone()),
