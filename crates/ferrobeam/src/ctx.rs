@@ -76,9 +76,16 @@ impl Ctx {
     /// to `{Name, Node}` is never an error.
     #[inline]
     pub fn send(&self, dest: impl Into<Dest>, message: impl Into<Term>) -> Result<(), SendError> {
+        let dest = dest.into();
+        if let Dest::Pid(pid) = &dest {
+            if let Some((index, serial)) = self.proc.node.key_of(pid) {
+                self.proc.send_local(index, serial, message.into());
+                return Ok(());
+            }
+        }
         self.proc
             .node
-            .send_from(Some(&self.proc.pid), dest.into(), message.into())
+            .send_from(Some(&self.proc.pid), dest, message.into())
     }
 
     /// Sends a typed message, converted to a term through the serde mapping.

@@ -547,6 +547,12 @@ impl Node {
         }
     }
 
+    /// The process `(index, serial)`, if it is in the table.
+    #[inline]
+    pub(crate) fn table_get(&self, index: u32, serial: u32) -> Option<ProcRef> {
+        self.inner.table.get(index, serial)
+    }
+
     pub(crate) fn lookup(&self, pid: &Pid) -> Option<ProcRef> {
         let (index, serial) = self.key_of(pid)?;
         self.inner.table.get(index, serial)
@@ -710,7 +716,7 @@ impl Node {
     /// Pushes a signal to the local process `(index, serial)` and wakes it. Gives the
     /// signal back, with the reason, if there is no such process.
     #[inline]
-    fn push_local(&self, index: u32, serial: u32, sig: Sig) -> Result<(), (Sig, Term)> {
+    pub(crate) fn push_local(&self, index: u32, serial: u32, sig: Sig) -> Result<(), (Sig, Term)> {
         let mut sig = Some(sig);
         let res = self
             .inner

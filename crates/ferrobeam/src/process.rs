@@ -101,6 +101,37 @@ thread_local! {
     static WOKE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
+thread_local! {
+    /// The process whose task this thread is polling the future of, or null: set and
+    /// restored around that poll by [`ProcessTask`]. State that only the process's own
+    /// code touches ([`Proc::with_send_cache`]) is reached through it without a lock.
+    static CURRENT: std::cell::Cell<*const Proc> = const { std::cell::Cell::new(std::ptr::null()) };
+}
+
+/// The last local process a process sent a message to, so that a run of messages to
+/// the same process finds it without the process table's slot lock: an atomic
+/// read-modify-write less per message. The process is kept from the second message in
+/// a row to the same pid, so a process that sends to a different pid each time (a
+/// server answering its callers) pays only the comparison.
+#[derive(Default)]
+pub(crate) struct SendCache {
+    /// `(index, serial)` of the last local pid sent to; `(0, 0)` names none (index 0 is
+    /// never a process).
+    last: (u32, u32),
+    /// Its process, from the second message in a row on. A process that has exited
+    /// refuses the push ([`Proc::push`] sees it dead), so the message is dropped as it
+    /// would be through the table.
+    proc: Option<ProcRef>,
+}
+
+/// A cell that only the process's own task reaches (see [`Proc::with_send_cache`]).
+struct OwnerCell<T>(std::cell::UnsafeCell<T>);
+
+// SAFETY: the value is only reached by the thread that is polling the process's task
+// (`CURRENT`), or by the task's own `finish`, and a task is polled by one thread at a
+// time; so there is never a second access at the same time.
+unsafe impl<T: Send> Sync for OwnerCell<T> {}
+
 /// Wakes a process task, noting it (see `WOKE`).
 #[inline]
 pub(crate) fn wake(w: &Waker) {
@@ -184,6 +215,8 @@ pub(crate) struct Proc {
     /// The next signal must wake the task. Read and written under the inbox lock only
     /// (it is an atomic to sit beside the other flags, not to be read without the lock).
     armed: AtomicBool,
+    /// Where this process's messages went last (its own task only).
+    send_cache: OwnerCell<SendCache>,
 }
 
 impl Proc {
@@ -213,6 +246,36 @@ impl Proc {
             hot: AtomicBool::new(false),
             has_group_leader: AtomicBool::new(false),
             armed: AtomicBool::new(false),
+            send_cache: OwnerCell(std::cell::UnsafeCell::new(SendCache::default())),
+        }
+    }
+
+    /// Sends a message to the local process `(index, serial)` from this process: through
+    /// the send cache when this thread is running this process's own code (the usual
+    /// case: `ctx.send` inside the process), else through the process table.
+    #[inline]
+    pub(crate) fn send_local(&self, index: u32, serial: u32, message: Term) {
+        let mut sig = Some(Sig::Msg(message));
+        if std::ptr::eq(CURRENT.with(|c| c.get()), self) {
+            // SAFETY: this thread is polling this process's task (`CURRENT`), so no
+            // other access to the cache runs meanwhile (see `OwnerCell`), and nothing
+            // below reaches the cache again: `push` and the table lookup run no user
+            // code, and dropping a cached process only drops its own cache.
+            let cache = unsafe { &mut *self.send_cache.0.get() };
+            if cache.last != (index, serial) {
+                cache.last = (index, serial);
+                cache.proc = None;
+            } else {
+                if cache.proc.is_none() {
+                    cache.proc = self.node.table_get(index, serial);
+                }
+                if let Some(p) = &cache.proc {
+                    let _ = p.push(sig.take().expect("once"));
+                }
+            }
+        }
+        if let Some(sig) = sig {
+            let _ = self.node.push_local(index, serial, sig);
         }
     }
 
@@ -468,6 +531,10 @@ impl Proc {
         if let Some(name) = name {
             node.unregister_if(&name, &self.pid);
         }
+        // SAFETY: `finish` runs in the process's task, after the last poll of its
+        // future, so nothing else reaches the cache (see `OwnerCell`). Clearing it
+        // breaks a cycle of two processes that each keep the other.
+        drop(std::mem::take(unsafe { &mut *self.send_cache.0.get() }));
         let (ext, mailbox) = {
             let mut local = self.local.lock();
             local.pending_exit = None;
@@ -693,7 +760,9 @@ where
                     // place, by assigning `Stage::Done` (or by dropping the box).
                     let fut = unsafe { Pin::new_unchecked(fut) };
                     crate::suspend::enter();
+                    let outer = CURRENT.with(|c| c.replace(&**proc as *const Proc));
                     let polled = catch_unwind(AssertUnwindSafe(|| fut.poll(cx)));
+                    CURRENT.with(|c| c.set(outer));
                     let gate = crate::suspend::leave();
                     match polled {
                         Ok(Poll::Pending) => {
@@ -746,6 +815,53 @@ impl<F, Fut> Drop for ProcessTask<F, Fut> {
             // The runtime dropped the task before the process finished: take the
             // process out of the table.
             self.proc.abandon();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{Ctx, Node, Term};
+    use std::sync::Arc;
+
+    /// Two processes that each keep the other in their send cache are both freed once
+    /// they have exited: `finish` clears the cache.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn processes_that_cached_each_other_are_freed_when_they_exit() {
+        let node = Node::new();
+        let ping = node.spawn(|ctx: Ctx| async move {
+            let Term::Pid(peer) = ctx.receive().await else {
+                return;
+            };
+            for i in 0..4 {
+                ctx.send(&peer, Term::Int(i)).unwrap();
+                ctx.receive().await;
+            }
+        });
+        let ping2 = ping.clone();
+        let pong = node.spawn(move |ctx: Ctx| async move {
+            for _ in 0..4 {
+                let m = ctx.receive().await;
+                ctx.send(&ping2, m).unwrap();
+            }
+        });
+        let handles = [node.lookup(&ping).unwrap(), node.lookup(&pong).unwrap()];
+        let exits = [node.wait_exit(&ping), node.wait_exit(&pong)];
+        node.send(&ping, Term::Pid(pong.clone())).unwrap();
+        for e in exits {
+            assert_eq!(e.await, Term::atom("normal"));
+        }
+        for h in &handles {
+            // The task may still be dropping its own handles just after the exit.
+            let mut n = Arc::strong_count(&h.0);
+            for _ in 0..200 {
+                if n == 1 {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+                n = Arc::strong_count(&h.0);
+            }
+            assert_eq!(n, 1, "only the test holds {:?}", h.pid);
         }
     }
 }

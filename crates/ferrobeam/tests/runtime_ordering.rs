@@ -2,6 +2,7 @@
 //! concurrency: messages, links, exit signals and monitors.
 
 use ferrobeam::{Node, Pid, Term};
+use std::time::Duration;
 
 fn atom(s: &str) -> Term {
     Term::atom(s)
@@ -191,4 +192,83 @@ async fn link_unlink_link_then_crash_is_seen_after_the_message() {
         );
         assert_eq!(out.3, None);
     }
+}
+
+/// A run of messages to one process goes through the sender's cache of that process:
+/// once the process has exited, further messages to its pid are dropped, and a new
+/// process that takes over its slot in the process table (same number, another
+/// serial) gets none of them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_to_an_exited_pid_reach_no_later_process_in_its_slot() {
+    let node = Node::new();
+    let ok = node
+        .run(|ctx| async move {
+            let me = ctx.self_pid().clone();
+            // The target echoes three messages back, then exits.
+            let target = ctx.spawn(move |ctx| async move {
+                for _ in 0..3 {
+                    let m = ctx.receive().await;
+                    ctx.send(&me, m).unwrap();
+                }
+            });
+            let r = ctx.monitor(&target);
+            for i in 0..3 {
+                ctx.send(&target, Term::Int(i)).unwrap();
+            }
+            for i in 0..3 {
+                assert_eq!(ctx.receive().await, Term::Int(i));
+            }
+            let down = ctx.receive().await;
+            assert!(matches!(&down, Term::Tuple(t) if t[0].is_atom("DOWN") && t[1] == Term::from(r.clone())));
+            // Sent to the exited pid: dropped, from the cache and through the table.
+            for i in 10..20 {
+                ctx.send(&target, Term::Int(i)).unwrap();
+            }
+            // A process in the same slot: spawn until one gets the same number.
+            let me = ctx.self_pid().clone();
+            let mut reused = None;
+            for _ in 0..100_000 {
+                let me = me.clone();
+                let p = ctx.spawn(move |ctx| async move {
+                    let m = ctx.receive().await;
+                    ctx.send(&me, m).unwrap();
+                    if ctx.receive().await != atom("again") {
+                        return;
+                    }
+                    let extra = ctx.receive_timeout(Duration::from_millis(50)).await;
+                    ctx.send(&me, Term::tuple(vec![atom("extra"), Term::from(extra.is_some())]))
+                        .unwrap();
+                });
+                if p.id == target.id {
+                    reused = Some(p);
+                    break;
+                }
+                ctx.send(&p, atom("skip")).unwrap();
+            }
+            let new = reused.expect("the slot of the exited process is reused");
+            assert_ne!(new, target);
+            // Twice to the new process first, so that it is the one the cache holds.
+            ctx.send(&new, atom("hello")).unwrap();
+            ctx.send(&new, atom("again")).unwrap();
+            for i in 20..25 {
+                ctx.send(&target, Term::Int(i)).unwrap();
+            }
+            let mut got = Vec::new();
+            loop {
+                let Some(m) = ctx.receive_timeout(Duration::from_secs(5)).await else {
+                    break;
+                };
+                let done = matches!(&m, Term::Tuple(t) if t[0].is_atom("extra"));
+                if !matches!(&m, Term::Atom(a) if a == "skip") {
+                    got.push(m);
+                }
+                if done {
+                    break;
+                }
+            }
+            got == vec![atom("hello"), Term::tuple(vec![atom("extra"), Term::from(false)])]
+        })
+        .await
+        .unwrap();
+    assert!(ok);
 }
