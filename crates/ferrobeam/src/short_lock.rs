@@ -1,7 +1,8 @@
 //! [`ShortLock`]: the lock of a process's two queues and of the process table's slots.
 //!
-//! Every message between two local processes takes and releases the receiver's table
-//! slot and queue locks, and every receive the receiver's own. The critical sections
+//! Every message between two local processes takes and releases the receiver's queue
+//! lock (and its table slot's lock, unless the sender's send cache holds the receiver),
+//! and every receive the receiver's own. The critical sections
 //! are a few instructions (a push, a swap of two buffers, storing a waker), so a lock
 //! that never sleeps in the kernel fits them: taking it is one compare-and-swap,
 //! releasing it one plain store. `std::sync::Mutex` releases with an atomic swap, to
