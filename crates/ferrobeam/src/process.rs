@@ -104,7 +104,7 @@ thread_local! {
 thread_local! {
     /// The process whose task this thread is polling the future of, or null: set and
     /// restored around that poll by [`ProcessTask`]. State that only the process's own
-    /// code touches ([`Proc::with_send_cache`]) is reached through it without a lock.
+    /// code touches (the send cache, [`Proc::send_local`]) is reached through it without a lock.
     static CURRENT: std::cell::Cell<*const Proc> = const { std::cell::Cell::new(std::ptr::null()) };
 }
 
@@ -124,7 +124,7 @@ pub(crate) struct SendCache {
     proc: Option<ProcRef>,
 }
 
-/// A cell that only the process's own task reaches (see [`Proc::with_send_cache`]).
+/// A cell that only the process's own task reaches (see [`Proc::send_local`]).
 struct OwnerCell<T>(std::cell::UnsafeCell<T>);
 
 // SAFETY: the value is only reached by the thread that is polling the process's task
