@@ -128,8 +128,9 @@ pub(crate) struct SendCache {
 struct OwnerCell<T>(std::cell::UnsafeCell<T>);
 
 // SAFETY: the value is only reached by the thread that is polling the process's task
-// (`CURRENT`), or by the task's own `finish`, and a task is polled by one thread at a
-// time; so there is never a second access at the same time.
+// (`CURRENT`), or by the task itself once it will not poll again (`finish`, or its
+// drop), and a task is polled by one thread at a time; so there is never a second
+// access at the same time.
 unsafe impl<T: Send> Sync for OwnerCell<T> {}
 
 /// Wakes a process task, noting it (see `WOKE`).
@@ -531,10 +532,7 @@ impl Proc {
         if let Some(name) = name {
             node.unregister_if(&name, &self.pid);
         }
-        // SAFETY: `finish` runs in the process's task, after the last poll of its
-        // future, so nothing else reaches the cache (see `OwnerCell`). Clearing it
-        // breaks a cycle of two processes that each keep the other.
-        drop(std::mem::take(unsafe { &mut *self.send_cache.0.get() }));
+        self.clear_send_cache();
         let (ext, mailbox) = {
             let mut local = self.local.lock();
             local.pending_exit = None;
@@ -598,9 +596,19 @@ impl Proc {
         }
     }
 
+    /// Empties the send cache, breaking a cycle of two processes that each keep the
+    /// other. Called only by the process's task once its future will not be polled
+    /// again: from `finish`, after the last poll, or from the task's drop.
+    fn clear_send_cache(&self) {
+        // SAFETY: the task is not polling the process's future (see above), and only
+        // that poll reaches the cache otherwise (see `OwnerCell`).
+        drop(std::mem::take(unsafe { &mut *self.send_cache.0.get() }));
+    }
+
     /// The task was dropped without the process finishing (the runtime shut down):
     /// take it out of the table and the registry, without signals.
     fn abandon(&self) {
+        self.clear_send_cache();
         self.node.remove_proc(&self.pid);
         let name = {
             let mut inbox = self.inbox.lock();
@@ -862,6 +870,54 @@ mod tests {
                 n = Arc::strong_count(&h.0);
             }
             assert_eq!(n, 1, "only the test holds {:?}", h.pid);
+        }
+    }
+
+    /// The same when the runtime shuts down under two parked processes that hold each
+    /// other: the dropped tasks clear their caches, so neither process is leaked.
+    #[test]
+    fn processes_that_cached_each_other_are_freed_when_the_runtime_drops_them() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let node = rt.block_on(async { Node::new() });
+        let (tx, rx) = std::sync::mpsc::channel();
+        let handles = rt.block_on(async {
+            let a = node.spawn(|ctx: Ctx| async move {
+                let Term::Pid(b) = ctx.receive().await else {
+                    return;
+                };
+                ctx.send(&b, Term::Int(1)).unwrap();
+                ctx.send(&b, Term::Int(2)).unwrap();
+                // Parked for good.
+                ctx.receive_match(|_| false).await;
+            });
+            let a2 = a.clone();
+            let b = node.spawn(move |ctx: Ctx| async move {
+                for _ in 0..2 {
+                    ctx.receive().await;
+                }
+                ctx.send(&a2, Term::Int(3)).unwrap();
+                ctx.send(&a2, Term::Int(4)).unwrap();
+                tx.send(()).unwrap();
+                ctx.receive_match(|_| false).await;
+            });
+            node.send(&a, Term::Pid(b.clone())).unwrap();
+            let handles = [node.lookup(&a).unwrap(), node.lookup(&b).unwrap()];
+            while rx.try_recv().is_err() {
+                tokio::task::yield_now().await;
+            }
+            handles
+        });
+        drop(rt);
+        for h in &handles {
+            assert_eq!(
+                Arc::strong_count(&h.0),
+                1,
+                "only the test holds {:?}",
+                h.pid
+            );
         }
     }
 }

@@ -2,8 +2,9 @@
 //!
 //! Every message between two local processes takes and releases the receiver's queue
 //! lock (and its table slot's lock, unless the sender's send cache holds the receiver),
-//! and every receive the receiver's own. The critical sections
-//! are a few instructions (a push, a swap of two buffers, storing a waker), so a lock
+//! and every receive the receiver's own. The critical sections are a few instructions
+//! (a push, a swap of two buffers, storing a waker, waking a parked process by
+//! reference: Tokio then queues its task, and at most unparks an idle worker), so a lock
 //! that never sleeps in the kernel fits them: taking it is one compare-and-swap,
 //! releasing it one plain store. `std::sync::Mutex` releases with an atomic swap, to
 //! learn whether a sleeper must be woken, and checks for poisoning on both ends; with
