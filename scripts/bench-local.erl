@@ -6,7 +6,7 @@
 %% (same workloads, same sizes, same output). scripts/bench-local runs both, one after
 %% the other, in the same run, and prints the ratios.
 %%
-%%   ERL_FLAGS="+S 2" escript scripts/bench-local.erl [spawn|pingpong|oneway|all]
+%%   ERL_FLAGS="+S 2" escript scripts/bench-local.erl [spawn|pingpong|call|oneway|all]
 %%       [--count N] [--reps R]
 %%
 %% * spawn: spawns 1M idle processes (each waits in receive) from a process, and times
@@ -14,6 +14,8 @@
 %%   the spawn calls alone, and the memory per idle process (growth of the resident
 %%   memory of the OS process, and of erlang:memory(processes)).
 %% * pingpong: round trips between two processes ({ping, From} answered with pong).
+%% * call: gen_server:call/2 (default timeout) from one process to an echo server, by
+%%   pid, in a closed loop ({ping, K} answered with itself).
 %% * oneway: S processes (1, then 2) send {seq, I} messages to one process, which counts
 %%   them; the time runs until it has the last one.
 %%
@@ -21,9 +23,11 @@
 %% (and the median), the first repetition for resident memory (later ones reuse what
 %% the first freed), the median for erlang:memory.
 -mode(compile).
+-behaviour(gen_server).
+-export([init/1, handle_call/3, handle_cast/2]).
 
 main(Args) ->
-    What = case [A || A <- Args, lists:member(A, ["spawn", "pingpong", "oneway", "all"])] of
+    What = case [A || A <- Args, lists:member(A, ["spawn", "pingpong", "call", "oneway", "all"])] of
                [W | _] -> W;
                [] -> "all"
            end,
@@ -31,8 +35,10 @@ main(Args) ->
     Spawn = What =:= "spawn" orelse What =:= "all",
     Ping = What =:= "pingpong" orelse What =:= "all",
     One = What =:= "oneway" orelse What =:= "all",
+    Call = What =:= "call" orelse What =:= "all",
     Spawn andalso spawn_bench(arg(Args, "--count", 1000000), Reps),
     Ping andalso pingpong_bench(arg(Args, "--count", 1000000), Reps),
+    Call andalso call_bench(arg(Args, "--count", 300000), Reps),
     One andalso oneway_bench(arg(Args, "--count", 10000000), Reps),
     ok.
 
@@ -141,6 +147,37 @@ ping(_, 0) -> ok;
 ping(Pong, N) ->
     Pong ! {ping, self()},
     receive pong -> ping(Pong, N - 1) end.
+
+%% ----- call --------------------------------------------------------------------------
+
+call_bench(N, Reps) ->
+    Ts = [call_once(N) || _ <- lists:seq(1, Reps)],
+    out("call_ns_per_call", best_min(Ts), "ns",
+        io_lib:format(" (best of ~b, ~b calls)", [Reps, N])),
+    out("call_ns_per_call_median", median(Ts), "ns", "").
+
+call_once(N) ->
+    {ok, Server} = gen_server:start(?MODULE, [], []),
+    Self = self(),
+    Caller = spawn(fun() ->
+        T0 = now_ns(),
+        call_loop(Server, 0, N),
+        T = now_ns() - T0,
+        Self ! {self(), T / N}
+    end),
+    T = receive {Caller, V} -> V end,
+    gen_server:stop(Server),
+    T.
+
+call_loop(_, N, N) -> ok;
+call_loop(Server, K, N) ->
+    {ping, K} = gen_server:call(Server, {ping, K}),
+    call_loop(Server, K + 1, N).
+
+%% The echo server of the call workload.
+init([]) -> {ok, nil}.
+handle_call(Req, _From, S) -> {reply, Req, S}.
+handle_cast(_, S) -> {noreply, S}.
 
 %% ----- oneway ------------------------------------------------------------------------
 

@@ -5,10 +5,12 @@
 //!   times it until every one has started; reports µs per process and the memory per
 //!   idle process (growth of resident memory, and heap bytes counted by the allocator).
 //! * `pingpong`: round trips between two processes (`{ping, From}` answered `pong`).
+//! * `call`: GenServer calls (`gen_server::call`, default timeout) from one process to
+//!   an echo server, by pid, in a closed loop (`{ping, K}` answered with itself).
 //! * `oneway`: one process sends `{seq, I}` messages to another, which counts them; the
 //!   time runs until it has the last one (also with 2 senders).
 //!
-//! `cargo bench -p ferrobeam --bench local -- [spawn|pingpong|oneway|all] [--count N]
+//! `cargo bench -p ferrobeam --bench local -- [spawn|pingpong|call|oneway|all] [--count N]
 //! [--reps R] [--senders 1|2]`. Prints one `name value unit` line per figure (the best of the
 //! repetitions for time, the median for memory).
 //!
@@ -17,6 +19,7 @@
 //! default in both); `--spin-us N` changes the spin (0: none), `--tokio` uses Tokio's
 //! plain multi-threaded runtime, `--threads 1` the current-thread runtime.
 
+use ferrobeam::gen_server::{self, CallFrom, CallReply, GenServer, StartOpts};
 use ferrobeam::{Atom, Ctx, Node, Pid, Term};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicIsize, AtomicU64, AtomicUsize, Ordering};
@@ -195,6 +198,51 @@ async fn pingpong(node: &Node, count: u64) -> f64 {
     .unwrap()
 }
 
+/// The echo server of `call`: answers every call with the request.
+struct Echo;
+
+impl GenServer for Echo {
+    type Args = ();
+    type Call = Term;
+    type Reply = Term;
+    type Cast = Term;
+
+    async fn init(_ctx: &Ctx, _args: ()) -> Result<Self, Term> {
+        Ok(Echo)
+    }
+
+    async fn handle_call(&mut self, _ctx: &Ctx, req: Term, _from: CallFrom) -> CallReply<Term> {
+        CallReply::Reply(req)
+    }
+
+    async fn handle_cast(&mut self, _ctx: &Ctx, _msg: Term) -> gen_server::Flow {
+        gen_server::Flow::Continue
+    }
+}
+
+async fn call(node: &Node, count: u64) -> f64 {
+    let server = gen_server::start::<Echo>(node, (), StartOpts::default())
+        .await
+        .unwrap();
+    let ns = node
+        .run(move |ctx| async move {
+            let ping = Atom::new("ping");
+            let t0 = Instant::now();
+            for k in 0..count as i64 {
+                let req = Term::Tuple(vec![Term::Atom(ping.clone()), Term::Int(k)]);
+                let rep: Term = gen_server::call(&ctx, server.clone(), req).await.unwrap();
+                assert!(matches!(&rep, Term::Tuple(t) if t[1] == Term::Int(k)));
+            }
+            let ns = t0.elapsed().as_secs_f64() * 1e9 / count as f64;
+            let _ =
+                gen_server::stop(&ctx, server, Term::atom("normal"), Duration::from_secs(5)).await;
+            ns
+        })
+        .await
+        .unwrap();
+    ns
+}
+
 async fn oneway(node: &Node, senders: u64, count: u64) -> f64 {
     let per = count / senders;
     let total = per * senders;
@@ -244,7 +292,7 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let what = args
         .iter()
-        .find(|a| ["spawn", "pingpong", "oneway", "all"].contains(&a.as_str()))
+        .find(|a| ["spawn", "pingpong", "call", "oneway", "all"].contains(&a.as_str()))
         .cloned()
         .unwrap_or_else(|| "all".into());
     let reps = arg(&args, "--reps").unwrap_or(5);
@@ -317,6 +365,18 @@ fn main() {
                 v.iter().cloned().fold(f64::MAX, f64::min)
             );
             println!("pingpong_ns_per_round_trip_median {:.1} ns", median(v));
+        }
+        if what == "call" || what == "all" {
+            let n = arg(&args, "--count").unwrap_or(300_000);
+            let mut v = vec![];
+            for _ in 0..reps {
+                v.push(call(&node, n).await);
+            }
+            println!(
+                "call_ns_per_call {:.1} ns (best of {reps}, {n} calls)",
+                v.iter().cloned().fold(f64::MAX, f64::min)
+            );
+            println!("call_ns_per_call_median {:.1} ns", median(v));
         }
         if what == "oneway" || what == "all" {
             let n = arg(&args, "--count").unwrap_or(10_000_000);
