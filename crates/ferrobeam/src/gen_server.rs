@@ -247,6 +247,18 @@ fn send_reply(node: &Node, from: &CallFrom, reply: Term) {
     let _ = node.send(from.reply_dest(), msg);
 }
 
+/// [`reply`] for the server loop, which is done with `from`: its tag moves into the
+/// reply instead of being copied.
+fn reply_owned<R: Serialize + 'static>(node: &Node, from: CallFrom, reply: R) {
+    match encode(reply) {
+        Ok(r) => {
+            let dest = from.reply_dest();
+            let _ = node.send(dest, Term::tuple(vec![from.tag, r]));
+        }
+        Err(e) => tracing::warn!(error = %e, "gen_server reply could not be encoded"),
+    }
+}
+
 /// What `handle_call` answers.
 #[derive(Debug, Clone, PartialEq)]
 pub enum CallReply<R> {
@@ -470,9 +482,16 @@ fn classify(msg: Term, parent: Option<&Pid>, trapping: bool) -> Incoming {
         return Incoming::Info(msg);
     };
     if t.len() == 3 && t[0].is_atom("$gen_call") {
-        if let Some(from) = CallFrom::from_term(&t[1]) {
+        if matches!(t[1].as_tuple(), Some([Term::Pid(_), _])) {
+            // Moved out of the message, not copied.
             let req = t.pop().expect("3 elements");
-            return Incoming::Call(from, req);
+            if let Some(Term::Tuple(mut f)) = t.pop() {
+                let tag = f.pop().expect("2 elements");
+                if let Some(Term::Pid(pid)) = f.pop() {
+                    return Incoming::Call(CallFrom { pid, tag }, req);
+                }
+            }
+            unreachable!("checked above");
         }
     } else if t.len() == 2 && t[0].is_atom("$gen_cast") {
         let m = t.pop().expect("2 elements");
@@ -503,13 +522,13 @@ async fn serve<S: GenServer>(ctx: Ctx, mut state: S, parent: Option<Pid>) -> Ter
             Incoming::Call(from, req) => match decode::<S::Call>(req) {
                 Ok(req) => match catch(state.handle_call(&ctx, req, from.clone())).await {
                     Ok(CallReply::Reply(r)) => {
-                        reply(ctx.node(), &from, r);
+                        reply_owned(ctx.node(), from, r);
                         None
                     }
                     Ok(CallReply::NoReply) => None,
                     Ok(CallReply::Stop { reason, reply: r }) => {
                         if let Some(r) = r {
-                            reply(ctx.node(), &from, r);
+                            reply_owned(ctx.node(), from, r);
                         }
                         Some(reason)
                     }
@@ -651,6 +670,18 @@ where
     }
 }
 
+/// `[alias | Mref]`, the tag of a call made with the monitor `mref`.
+fn is_alias_tag(t: &Term, mref: &ferrobeam_term::Ref) -> bool {
+    match t {
+        Term::ImproperList { elements, tail } => {
+            elements.len() == 1
+                && elements[0].is_atom("alias")
+                && matches!(&**tail, Term::Ref(r) if **r == *mref)
+        }
+        _ => false,
+    }
+}
+
 /// `gen:do_call`: returns the reply, or the bare exit reason.
 pub(crate) async fn do_call(
     ctx: &Ctx,
@@ -689,21 +720,19 @@ pub(crate) async fn do_call(
     let tag = Term::improper_list(vec![Term::atom("alias")], Term::from(mref.clone()));
     let msg = Term::tuple(vec![
         Term::atom("$gen_call"),
-        Term::tuple(vec![Term::Pid(ctx.self_pid().clone()), tag.clone()]),
+        Term::tuple(vec![Term::Pid(ctx.self_pid().clone()), tag]),
         request,
     ]);
     let _ = ctx.send(target.clone(), msg);
-    let mref_t = Term::from(mref.clone());
-    let is_reply = |m: &Term, tag: &Term, mref_t: &Term| -> bool {
-        matches!(m, Term::Tuple(t) if t.len() == 2 && (t[0] == *tag || t[0] == *mref_t))
+    // The reply is `{[alias | Mref], Reply}` (or `{Mref, Reply}`); recognised by its
+    // shape, so that no copy of the tag is kept per call.
+    let is_mref = |t: &Term| matches!(t, Term::Ref(r) if **r == mref);
+    let is_reply = |m: &Term| -> bool {
+        matches!(m, Term::Tuple(t) if t.len() == 2 && (is_mref(&t[0]) || is_alias_tag(&t[0], &mref)))
     };
-    let matcher = {
-        let tag = tag.clone();
-        let mref_t = mref_t.clone();
-        move |m: &Term| {
-            is_reply(m, &tag, &mref_t)
-                || matches!(m, Term::Tuple(t) if t.len() == 5 && t[0].is_atom("DOWN") && t[1] == mref_t)
-        }
+    let matcher = |m: &Term| {
+        is_reply(m)
+            || matches!(m, Term::Tuple(t) if t.len() == 5 && t[0].is_atom("DOWN") && is_mref(&t[1]))
     };
     let got = match timeout.duration() {
         Some(d) => ctx.receive_match_timeout(matcher, d).await,
@@ -731,10 +760,7 @@ pub(crate) async fn do_call(
         None => {
             ctx.demonitor_flush(&mref);
             // A reply may have arrived just now.
-            match ctx
-                .receive_match_timeout(move |m| is_reply(m, &tag, &mref_t), Duration::ZERO)
-                .await
-            {
+            match ctx.receive_match_timeout(is_reply, Duration::ZERO).await {
                 Some(Term::Tuple(mut t)) => Ok(t.pop().expect("2 elements")),
                 _ => Err(reason::timeout()),
             }

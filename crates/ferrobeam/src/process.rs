@@ -80,7 +80,16 @@ pub(crate) struct Ext {
     pub(crate) aliases: FxHashMap<Ref, AliasMode>,
     /// The group leader, when it is not the node's `user` (see [`crate::io`]).
     pub(crate) group_leader: Option<Pid>,
+    /// An empty buffer that [`Proc::drain`] swaps with the signal queue when control
+    /// signals are waiting, so that handling them costs no allocation: without it the
+    /// queue started empty and was grown again after each such drain (twice per
+    /// `gen_server` call, on each side).
+    pub(crate) spare: Vec<Sig>,
 }
+
+/// The largest signal buffer a process keeps for reuse (see [`Ext::spare`]); a larger
+/// one, left by a burst, is freed.
+const SPARE_KEEP: usize = 256;
 
 /// The signal queue, shared with every sender.
 pub(crate) struct Inbox {
@@ -379,12 +388,13 @@ impl Proc {
                 }
                 return true;
             }
-            let batch = std::mem::take(&mut inbox.queue);
+            let spare = local.ext.as_mut().map(|e| std::mem::take(&mut e.spare));
+            let mut batch = std::mem::replace(&mut inbox.queue, spare.unwrap_or_default());
             self.ctl_pending.store(0, Ordering::Relaxed);
             self.pending.store(false, Ordering::Relaxed);
             drop(inbox);
-            let mut batch = batch.into_iter();
-            while let Some(sig) = batch.next() {
+            let mut sigs = batch.drain(..);
+            while let Some(sig) = sigs.next() {
                 match sig {
                     Sig::Msg(_) => {
                         local.mailbox.push_back(sig);
@@ -394,7 +404,7 @@ impl Proc {
                         added |= self.handle(local, *c);
                         if local.pending_exit.is_some() {
                             // The rest goes back in front, for the exit handler.
-                            let mut rest: Vec<Sig> = batch.collect();
+                            let mut rest: Vec<Sig> = sigs.collect();
                             if !rest.is_empty() {
                                 let mut inbox = self.inbox.lock();
                                 rest.append(&mut inbox.queue);
@@ -403,6 +413,12 @@ impl Proc {
                             return added;
                         }
                     }
+                }
+            }
+            drop(sigs);
+            if batch.capacity() <= SPARE_KEEP {
+                if let Some(ext) = local.ext.as_mut() {
+                    ext.spare = batch;
                 }
             }
         }
