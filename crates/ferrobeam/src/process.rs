@@ -848,6 +848,49 @@ mod tests {
     use crate::{Ctx, Node, Term};
     use std::sync::Arc;
 
+    /// A drain that finds control signals keeps its buffer for the next one, but not
+    /// one grown by a burst.
+    #[tokio::test]
+    async fn drain_keeps_a_small_signal_buffer_and_frees_a_large_one() {
+        use super::{Ctl, Sig, SPARE_KEEP};
+        let node = Node::new();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<()>();
+        let pid = node.spawn(move |ctx: Ctx| async move {
+            let _ = ctx.alias(); // so that it has its links-and-monitors state
+            while ctx.receive().await.is_atom("go") {
+                tx.send(()).unwrap();
+            }
+        });
+        let h = node.lookup(&pid).unwrap();
+        let spare = || {
+            let local = h.local.lock();
+            local.ext.as_ref().map(|e| e.spare.capacity())
+        };
+        let round = |n: usize| {
+            for _ in 0..n {
+                assert!(h.push(Sig::ctl(Ctl::Unlink(pid.clone()))).is_ok());
+            }
+            node.send(&pid, Term::atom("go")).unwrap();
+        };
+        round(2);
+        rx.recv().await.unwrap();
+        round(2);
+        rx.recv().await.unwrap();
+        let kept = spare().expect("a process that took control signals has its ext");
+        assert!(
+            kept > 0,
+            "the buffer of a small drain is kept for the next one"
+        );
+        round(4 * SPARE_KEEP);
+        rx.recv().await.unwrap();
+        let kept = spare().unwrap();
+        assert!(
+            kept <= SPARE_KEEP,
+            "a burst's buffer of {kept} slots was kept"
+        );
+        node.send(&pid, Term::atom("stop")).unwrap();
+    }
+
     /// Two processes that each keep the other in their send cache are both freed once
     /// they have exited: `finish` clears the cache.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
