@@ -60,7 +60,7 @@ pub const MAX_REF_WORDS: usize = 5;
 /// A reference (`NEWER_REFERENCE_EXT` on the wire), with 1 to 5 id words.
 ///
 /// Ordinary references have 3 words; OTP 24+ process-alias references have more.
-#[derive(Clone, PartialEq, Eq, Hash)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Ref {
     /// The node that created the reference.
     pub node: Atom,
@@ -89,6 +89,20 @@ impl Ref {
     /// The id words, least significant first, as they appear on the wire.
     pub fn ids(&self) -> &[u32] {
         &self.words[..self.len as usize]
+    }
+}
+
+impl std::hash::Hash for Ref {
+    /// Hashes the id words only: they tell apart the references of one node, which are
+    /// the ones a process keeps in its tables (monitors, aliases), and hashing them is
+    /// a few multiplications where the node's name would be a pass over its text. Equal
+    /// references have equal words, so this agrees with `Eq`.
+    #[inline]
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        let w = &self.words;
+        state.write_u64(w[0] as u64 | (w[1] as u64) << 32);
+        state.write_u64(w[2] as u64 | (w[3] as u64) << 32);
+        state.write_u32(w[4]);
     }
 }
 
