@@ -511,24 +511,24 @@ impl Ctx {
     }
 
     fn monitor_inner(&self, target: Dest, alias: Option<AliasMode>) -> Ref {
-        let me = self.proc.pid.clone();
+        let me = &self.proc.pid;
         let r = if alias.is_some() {
-            self.proc.node.make_pid_ref(&me)
+            self.proc.node.make_pid_ref(me)
         } else {
             self.proc.node.make_ref()
         };
-        let node_name = self.proc.node.name().clone();
         // Resolve local names now: the monitor is then on the pid, and the DOWN names
         // `{Name, Node}`.
         let (target, object) = match target {
             Dest::Pid(p) => (Some(Dest::Pid(p.clone())), Term::Pid(p)),
             Dest::Name(n) => {
+                let node_name = self.proc.node.name().clone();
                 let obj = Term::tuple(vec![Term::Atom(n.clone()), Term::Atom(node_name)]);
                 (self.proc.node.whereis(n.as_str()).map(Dest::Pid), obj)
             }
             Dest::Remote(n, nd) => {
                 let obj = Term::tuple(vec![Term::Atom(n.clone()), Term::Atom(nd.clone())]);
-                if nd == node_name {
+                if nd == *self.proc.node.name() {
                     (self.proc.node.whereis(n.as_str()).map(Dest::Pid), obj)
                 } else {
                     (Some(Dest::Remote(n, nd)), obj)
@@ -558,7 +558,7 @@ impl Ctx {
                     watcher: Watcher::Pid(me.clone()),
                     reference: r.clone(),
                 },
-                Some(&me),
+                Some(me),
             ),
             None => {
                 let _ = self.proc.push(Sig::ctl(Ctl::Down {
@@ -589,13 +589,12 @@ impl Ctx {
         };
         match removed {
             Some(m) => {
-                let me = self.proc.pid.clone();
                 self.proc.node.send_ctl_dest(
                     &m.target,
                     Ctl::Demonitor {
                         reference: reference.clone(),
                     },
-                    Some(&me),
+                    Some(&self.proc.pid),
                 );
                 true
             }
