@@ -373,6 +373,7 @@ impl<T: Clone> ProcTable<T> {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
 
     /// The tail gathering of `FxHasher::write` gives the word a zero-padded copy gives.
     #[test]
@@ -393,7 +394,6 @@ mod tests {
             assert_eq!(h.finish(), reference(&data[..n]), "{n} bytes");
         }
     }
-    use super::*;
 
     #[test]
     fn proc_table_reuses_slots_with_new_serials() {
